@@ -1,0 +1,72 @@
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class PublishedQuerySet(models.QuerySet):
+    def published(self, *, now=None):
+        return self.filter(is_published=True, published_at__lte=now or timezone.now())
+
+
+class Notice(models.Model):
+    """A notice (공지사항) written by staff, in Korean with an optional English version."""
+
+    title_ko = models.CharField(_("title (Korean)"), max_length=200)
+    title_en = models.CharField(_("title (English)"), max_length=200, blank=True)
+    body_ko = models.TextField(_("body (Korean)"))
+    body_en = models.TextField(_("body (English)"), blank=True)
+    is_pinned = models.BooleanField(_("pinned"), default=False)
+    is_published = models.BooleanField(_("published"), default=True)
+    published_at = models.DateTimeField(_("published at"), default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PublishedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-is_pinned", "-published_at", "-id"]
+        verbose_name = _("notice")
+        verbose_name_plural = _("notices")
+
+    def __str__(self) -> str:
+        return self.title_ko
+
+    def title_for(self, language: str | None) -> str:
+        return self.title_en if language == "en" and self.title_en else self.title_ko
+
+    def body_for(self, language: str | None) -> str:
+        return self.body_en if language == "en" and self.body_en else self.body_ko
+
+
+class FaqEntry(models.Model):
+    """A frequently asked question (자주 묻는 질문), grouped by category."""
+
+    class Category(models.TextChoices):
+        BANKING = "banking", _("Internet banking")
+        CERTIFICATE = "certificate", _("Certificates")
+        SECURITY = "security", _("Security media")
+        ACCOUNT = "account", _("Accounts")
+
+    category = models.CharField(_("category"), max_length=16, choices=Category.choices)
+    question_ko = models.CharField(_("question (Korean)"), max_length=300)
+    question_en = models.CharField(_("question (English)"), max_length=300, blank=True)
+    answer_ko = models.TextField(_("answer (Korean)"))
+    answer_en = models.TextField(_("answer (English)"), blank=True)
+    display_order = models.PositiveSmallIntegerField(_("display order"), default=0)
+    is_published = models.BooleanField(_("published"), default=True)
+    published_at = models.DateTimeField(_("published at"), default=timezone.now)
+
+    objects = PublishedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["category", "display_order", "id"]
+        verbose_name = _("FAQ entry")
+        verbose_name_plural = _("FAQ entries")
+
+    def __str__(self) -> str:
+        return self.question_ko
+
+    def question_for(self, language: str | None) -> str:
+        return self.question_en if language == "en" and self.question_en else self.question_ko
+
+    def answer_for(self, language: str | None) -> str:
+        return self.answer_en if language == "en" and self.answer_en else self.answer_ko

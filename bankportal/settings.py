@@ -1,0 +1,294 @@
+"""Settings for bankportal: one module, driven by environment variables (see README, "Configuration").
+
+Readers in ``bankportal.env`` fail loudly on bad values. Defaults are for a developer laptop
+(SQLite in ``var/``, Celery eager, outbox notifications) and are only allowed while ``DEBUG`` is on
+where they would be unsafe in production.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from pathlib import Path
+
+import dj_database_url
+from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+from bankportal.crypto import check_blind_index_key, parse_key_ring
+from bankportal.env import env_bool, env_choice, env_int, env_list, env_secret, env_str, env_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
+
+DEBUG = env_bool("DEBUG", False)
+
+
+def _dev_only(name: str, value: str | None, dev_default: str) -> str:
+    if value is not None:
+        return value
+    if DEBUG:
+        return dev_default
+    raise ImproperlyConfigured(f"{name} must be set when DEBUG is off (or {name}_FILE)")
+
+
+def _dev_key(label: str) -> str:
+    # Deterministic development-only keys; never valid in production because DEBUG gates them.
+    return base64.b64encode(hashlib.sha256(f"bankportal-dev-{label}".encode()).digest()).decode()
+
+
+SECRET_KEY = _dev_only("SECRET_KEY", env_secret("SECRET_KEY"), "dev-insecure-" + _dev_key("secret-key"))
+if not DEBUG and (len(SECRET_KEY) < 50 or SECRET_KEY.startswith("dev-insecure-")):
+    raise ImproperlyConfigured("SECRET_KEY must be a random string of at least 50 characters")
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+# --- Bank identity: a fictional bank by default so no real institution is impersonated.
+BANK_CODE = env_str("BANK_CODE", "997")
+if not (len(BANK_CODE) == 3 and BANK_CODE.isdigit()):
+    raise ImproperlyConfigured(f"BANK_CODE must be 3 digits, got {BANK_CODE!r}")
+BANK_NAME_KO = env_str("BANK_NAME_KO", "다솜은행")
+BANK_NAME_EN = env_str("BANK_NAME_EN", "Dasom Bank")
+BANK_CALL_CENTRE = env_str("BANK_CALL_CENTRE", "1599-0000")
+BANK_DEFAULT_BRANCH = env_str("BANK_DEFAULT_BRANCH", "101")
+if not (len(BANK_DEFAULT_BRANCH) == 3 and BANK_DEFAULT_BRANCH.isdigit()):
+    raise ImproperlyConfigured(f"BANK_DEFAULT_BRANCH must be 3 digits, got {BANK_DEFAULT_BRANCH!r}")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "csp",
+    "bankportal.audit",
+    "bankportal.notifications",
+    "bankportal.content",
+    "accounts",
+    "certcenter",
+    "otp",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "bankportal.middleware.RequestContextMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+]
+
+ROOT_URLCONF = "bankportal.urls"
+WSGI_APPLICATION = "bankportal.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "bankportal.context_processors.bank",
+            ],
+        },
+    },
+]
+
+# --- Database: DATABASE_URL (postgres://user:pass@host:5432/name) or SQLite in var/.
+DATABASE_URL = env_secret("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}"
+try:
+    DATABASES = {
+        "default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60, min_value=0))
+    }
+except ValueError as exc:
+    raise ImproperlyConfigured(f"DATABASE_URL cannot be parsed: {exc}") from None
+if DATABASES["default"]["ENGINE"] not in ("django.db.backends.postgresql", "django.db.backends.sqlite3"):
+    raise ImproperlyConfigured("DATABASE_URL must point to PostgreSQL or SQLite")
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Wait for the writer instead of failing at once; IMMEDIATE avoids lock upgrades mid-transaction.
+    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+DATABASES["default"]["ATOMIC_REQUESTS"] = False
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: cache, sessions and Celery broker. Absent: local memory, DB sessions, eager Celery.
+REDIS_URL = env_url("REDIS_URL", schemes=("redis", "rediss", "unix"))
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "bankportal"}}
+    SESSION_ENGINE = "django.contrib.sessions.backends.db"
+
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+# Results let operators see what a job run returned (`celery result <id>`); kept for a day.
+CELERY_RESULT_BACKEND = REDIS_URL or None
+CELERY_RESULT_EXPIRES = 60 * 60 * 24
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not REDIS_URL)
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TIMEZONE = "Asia/Seoul"
+CELERY_ENABLE_UTC = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Keep Django's LOGGING (with the resident-number mask) in workers instead of Celery's own handlers.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Reviewed schedule (KST). Later jobs (renewal notices, dormancy, lapsing) are added here.
+CELERY_BEAT_SCHEDULE = {
+    "ledger-verify-nightly": {
+        "task": "accounts.tasks.ledger_verify_task",
+        "schedule": 60 * 60 * 24,
+        "options": {"expires": 60 * 60},
+    },
+    "audit-verify-nightly": {
+        "task": "bankportal.audit.tasks.audit_verify_task",
+        "schedule": 60 * 60 * 24,
+        "options": {"expires": 60 * 60},
+    },
+}
+
+# --- Authentication
+AUTH_USER_MODEL = "accounts.User"
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "home"
+
+# Banking sessions end after a short idle time; every request extends it.
+SESSION_COOKIE_AGE = env_int("SESSION_IDLE_SECONDS", 600, min_value=60, max_value=60 * 60 * 12)
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+
+# --- Field encryption (RRN) and blind index.
+FIELD_ENCRYPTION_KEYS = _dev_only(
+    "FIELD_ENCRYPTION_KEYS", env_secret("FIELD_ENCRYPTION_KEYS"), "dev1:" + _dev_key("field")
+)
+parse_key_ring(FIELD_ENCRYPTION_KEYS)  # fail at start-up, not at the first customer
+BLIND_INDEX_KEY = _dev_only("BLIND_INDEX_KEY", env_secret("BLIND_INDEX_KEY"), "dev-" + _dev_key("blind-index"))
+check_blind_index_key(BLIND_INDEX_KEY)
+
+# --- Notifications
+SMS_BACKENDS = {
+    "console": "bankportal.notifications.backends.ConsoleSmsBackend",
+    "outbox": "bankportal.notifications.backends.OutboxSmsBackend",
+    "http": "bankportal.notifications.backends.HttpGatewaySmsBackend",
+}
+SMS_BACKEND = SMS_BACKENDS[env_choice("SMS_BACKEND", "outbox" if DEBUG else "http", SMS_BACKENDS)]
+SMS_GATEWAY_URL = env_url("SMS_GATEWAY_URL", schemes=("https", "http"))
+SMS_GATEWAY_TOKEN = env_secret("SMS_GATEWAY_TOKEN") or ""
+SMS_GATEWAY_TIMEOUT = env_int("SMS_GATEWAY_TIMEOUT", 5, min_value=1, max_value=60)
+SMS_SENDER = env_str("SMS_SENDER", BANK_CALL_CENTRE)
+if not SMS_GATEWAY_URL and SMS_BACKENDS["http"] == SMS_BACKEND:
+    raise ImproperlyConfigured("SMS_BACKEND=http needs SMS_GATEWAY_URL")
+
+EMAIL_BACKENDS = {
+    "console": "django.core.mail.backends.console.EmailBackend",
+    "outbox": "bankportal.notifications.backends.OutboxEmailBackend",
+    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+}
+EMAIL_BACKEND = EMAIL_BACKENDS[env_choice("EMAIL_BACKEND", "outbox" if DEBUG else "smtp", EMAIL_BACKENDS)]
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 587, min_value=1, max_value=65535)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD") or ""
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "no-reply@dasombank.example")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# --- Internationalisation: Korean by default, English available; business time is KST.
+LANGUAGE_CODE = "ko"
+LANGUAGES = [("ko", _("Korean")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_SECURE = not DEBUG
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+TIME_ZONE = "Asia/Seoul"
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files: served by WhiteNoise (no CDN).
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+
+# --- Security headers. CSP forbids inline scripts everywhere, DEBUG or not.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "base-uri": [SELF],
+        "object-src": [NONE],
+    }
+}
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+CSRF_COOKIE_HTTPONLY = True
+if not DEBUG:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain HTTP
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000, min_value=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+
+# --- Logging: to stdout; resident numbers are masked by a filter before any handler sees them.
+LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ["DEBUG", "INFO", "WARNING", "ERROR"])
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"mask_rrn": {"()": "bankportal.logging.MaskResidentNumbersFilter"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["mask_rrn"]}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}

@@ -1,0 +1,159 @@
+"""Shared fixtures: named personas built through the services, and the service-requirement rules.
+
+With ``REQUIRE_SERVICES=1`` (CI's PostgreSQL + Redis run) any skipped test fails the run, so a
+missing server or browser can never pass silently.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import pytest
+from django.conf import settings as django_settings
+from django.contrib.auth.models import Group
+
+from accounts import services
+from accounts.models import Customer, DepositProduct, User
+from bankportal.timeutil import kst_today
+
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES", "") == "1"
+STAFF_PASSWORD = "Staff-pass-2026!"
+ACCOUNT_PASSWORD = "4825"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if REQUIRE_SERVICES:
+        engine = django_settings.DATABASES["default"]["ENGINE"]
+        missing = []
+        if engine != "django.db.backends.postgresql":
+            missing.append("DATABASE_URL (PostgreSQL)")
+        if not django_settings.REDIS_URL:
+            missing.append("REDIS_URL")
+        if missing:
+            raise pytest.UsageError(f"REQUIRE_SERVICES=1 but not configured: {', '.join(missing)}")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)
+    if REQUIRE_SERVICES and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped under REQUIRE_SERVICES=1, which forbids skips: {reason}"
+
+
+def _is_postgres() -> bool:
+    return django_settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+
+
+@pytest.fixture
+def requires_postgres() -> None:
+    if not _is_postgres():
+        pytest.skip("needs PostgreSQL (set DATABASE_URL): SQLite has no row-level locks")
+
+
+@pytest.fixture
+def requires_redis() -> None:
+    if not django_settings.REDIS_URL:
+        pytest.skip("needs Redis (set REDIS_URL)")
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):  # type: ignore[no-untyped-def]
+    # Argon2 is the production hasher (tested in tests/bankportal/test_settings.py); tests hash
+    # hundreds of passwords, so they use a fast one.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def rrn_for_age(age: int, *, serial: str = "123456", today: dt.date | None = None) -> str:
+    """A syntactically valid RRN for someone who turned ``age`` 30 days ago."""
+    today = today or kst_today()
+    birth = today - dt.timedelta(days=30)
+    if (birth.month, birth.day) == (2, 29):
+        birth = birth.replace(day=28)
+    birth = birth.replace(year=birth.year - age)
+    century_digit = {1900: "1", 2000: "3"}[birth.year // 100 * 100]
+    return f"{birth:%y%m%d}-{century_digit}{serial}"
+
+
+def valid_brn(prefix: str) -> str:
+    """Complete nine digits with their check digit."""
+    from accounts.idnumbers import brn_check_digit, format_brn
+
+    return format_brn(prefix + str(brn_check_digit(prefix)))
+
+
+@pytest.fixture
+def demand_product(db) -> DepositProduct:  # type: ignore[no-untyped-def]
+    product, _ = DepositProduct.objects.get_or_create(
+        code="01",
+        defaults={
+            "kind": DepositProduct.Kind.DEMAND,
+            "name_ko": "다솜 자유입출금통장",
+            "name_en": "Dasom Free Savings",
+        },
+    )
+    return product
+
+
+def _staff(username: str, group: str) -> User:
+    user = User.objects.create_user(username=username, password=STAFF_PASSWORD, is_staff=True)
+    user.groups.add(Group.objects.get(name=group))
+    return user
+
+
+@pytest.fixture
+def teller(db) -> User:  # type: ignore[no-untyped-def]
+    return _staff("teller", "Teller")
+
+
+@pytest.fixture
+def manager(db) -> User:  # type: ignore[no-untyped-def]
+    return _staff("manager", "Branch manager")
+
+
+@pytest.fixture
+def alice(db, teller) -> Customer:  # type: ignore[no-untyped-def]
+    """An adult individual customer."""
+    return services.customer_create(
+        kind=Customer.Kind.INDIVIDUAL,
+        name="김앨리스",
+        phone="010-1234-5678",
+        email="alice@example.com",
+        rrn=rrn_for_age(34, serial="234567"),
+        actor=teller,
+    )
+
+
+@pytest.fixture
+def alice_account(alice, demand_product, teller):  # type: ignore[no-untyped-def]
+    return services.account_open(
+        customer=alice, product=demand_product, password=ACCOUNT_PASSWORD, opening_deposit=1_000_000, actor=teller
+    )
+
+
+@pytest.fixture
+def minnie(db, teller) -> Customer:  # type: ignore[no-untyped-def]
+    """A 16-year-old who signed up alone: the minor transfer cap applies."""
+    return services.customer_create(
+        kind=Customer.Kind.INDIVIDUAL,
+        name="이민지",
+        phone="010-2222-3333",
+        rrn=rrn_for_age(16, serial="412345"),
+        actor=teller,
+    )
+
+
+@pytest.fixture
+def acme(db, teller) -> Customer:  # type: ignore[no-untyped-def]
+    """A corporate customer."""
+    return services.customer_create(
+        kind=Customer.Kind.CORPORATION,
+        name="(주)에이크미",
+        phone="010-5555-6666",
+        brn=valid_brn("220811234"),
+        actor=teller,
+    )
