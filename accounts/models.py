@@ -113,7 +113,7 @@ class User(AbstractUser):
         Customer, verbose_name=_("customer"), null=True, blank=True, on_delete=models.PROTECT, related_name="users"
     )
 
-    class Meta(AbstractUser.Meta):
+    class Meta(AbstractUser.Meta):  # type: ignore[name-defined]
         swappable = "AUTH_USER_MODEL"
         verbose_name = _("user")
         verbose_name_plural = _("users")

@@ -314,7 +314,7 @@ def validate_account_password(password: str) -> None:
         raise ValidationError(ERR_ACCOUNT_PASSWORD_WEAK, code="account_password_weak")
 
 
-def account_password_check(*, account: Account, password: str) -> PasswordCheck:
+def account_password_check(*, account: Account, password: str, actor: User | None = None) -> PasswordCheck:
     """Check the 4-digit account password, counting consecutive failures; the 5th locks it.
 
     Runs in its own transaction so the failure count is kept even when the caller then refuses
@@ -337,6 +337,7 @@ def account_password_check(*, account: Account, password: str) -> PasswordCheck:
         locked.save(update_fields=["password_failures", "password_locked_at"])
         audit_record(
             action="account.password_locked" if now_locked else "account.password_failed",
+            actor=_staff_actor(actor),
             customer_id=locked.holder_id,
             obj=locked,
             details={"failures": locked.password_failures},
@@ -344,9 +345,9 @@ def account_password_check(*, account: Account, password: str) -> PasswordCheck:
         return PasswordCheck.LOCKED if now_locked else PasswordCheck.WRONG
 
 
-def require_account_password(*, account: Account, password: str) -> None:
+def require_account_password(*, account: Account, password: str, actor: User | None = None) -> None:
     """Raise ``ValidationError`` unless the password is right (see ``account_password_check``)."""
-    result = account_password_check(account=account, password=password)
+    result = account_password_check(account=account, password=password, actor=actor)
     if result is PasswordCheck.LOCKED:
         raise ValidationError(ERR_ACCOUNT_PASSWORD_LOCKED, code="account_password_locked")
     if result is PasswordCheck.WRONG:
@@ -525,7 +526,7 @@ def cash_withdrawal(*, account: Account, amount: int, password: str, actor: User
     _require_customer_account(account)
     if actor is not None and actor.is_authenticated:
         _require_perm(actor, "accounts.take_cash")
-    require_account_password(account=account, password=password)
+    require_account_password(account=account, password=password, actor=actor)
     with transaction.atomic():
         journal = ledger_post(
             kind=Journal.Kind.CASH_WITHDRAWAL,

@@ -106,6 +106,9 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "bankportal.context_processors.bank",
             ],
+            # bankportal is not an installed app (that would autodiscover its admin module), so
+            # its template tags are registered by name.
+            "libraries": {"bank_tags": "bankportal.templatetags.bank_tags"},
         },
     },
 ]
@@ -290,5 +293,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["mask_rrn"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # runserver's request log has its own handler by default; route it through the mask too
+        # (an admin search URL may carry a resident number).
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }

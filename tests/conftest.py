@@ -121,7 +121,7 @@ def alice(db, teller) -> Customer:  # type: ignore[no-untyped-def]
     return services.customer_create(
         kind=Customer.Kind.INDIVIDUAL,
         name="김앨리스",
-        phone="010-1234-5678",
+        phone="010-8642-9753",
         email="alice@example.com",
         rrn=rrn_for_age(34, serial="234567"),
         actor=teller,

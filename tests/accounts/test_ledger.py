@@ -85,7 +85,8 @@ def test_account_password_locks_on_the_fifth_consecutive_failure(alice_account, 
         with pytest.raises(ValidationError) as exc:
             services.cash_withdrawal(account=alice_account, amount=1, password=ACCOUNT_PASSWORD, actor=teller)
         assert exc.value.code == "account_password_locked"
-        assert AuditEvent.objects.filter(action="account.password_locked").count() == 1
+        assert AuditEvent.objects.filter(action="account.password_locked", actor=teller).count() == 1
+        assert AuditEvent.objects.filter(action="account.password_failed", actor=teller).count() == 4
     else:
         services.cash_withdrawal(account=alice_account, amount=1, password=ACCOUNT_PASSWORD, actor=teller)
         alice_account.refresh_from_db()

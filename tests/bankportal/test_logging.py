@@ -22,3 +22,13 @@ def test_filter_masks_message_args_and_tracebacks():
     formatted = logging.Formatter().format(record)
     assert "1234567" not in formatted
     assert "900101-1******" in formatted
+
+
+def test_every_configured_handler_masks():
+    """The root handler and runserver's request log both pass through the mask."""
+    for name in ("", "django.server"):
+        # pytest's own capture handlers sit on the root logger during tests; ours are the rest.
+        handlers = [h for h in logging.getLogger(name).handlers if not type(h).__module__.startswith("_pytest")]
+        assert handlers, name
+        for handler in handlers:
+            assert any(isinstance(f, MaskResidentNumbersFilter) for f in handler.filters), (name, handler)

@@ -5,49 +5,59 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='FaqEntry',
+            name="FaqEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('category', models.CharField(choices=[('banking', 'Internet banking'), ('certificate', 'Certificates'), ('security', 'Security media'), ('account', 'Accounts')], max_length=16, verbose_name='category')),
-                ('question_ko', models.CharField(max_length=300, verbose_name='question (Korean)')),
-                ('question_en', models.CharField(blank=True, max_length=300, verbose_name='question (English)')),
-                ('answer_ko', models.TextField(verbose_name='answer (Korean)')),
-                ('answer_en', models.TextField(blank=True, verbose_name='answer (English)')),
-                ('display_order', models.PositiveSmallIntegerField(default=0, verbose_name='display order')),
-                ('is_published', models.BooleanField(default=True, verbose_name='published')),
-                ('published_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='published at')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "category",
+                    models.CharField(
+                        choices=[
+                            ("banking", "Internet banking"),
+                            ("certificate", "Certificates"),
+                            ("security", "Security media"),
+                            ("account", "Accounts"),
+                        ],
+                        max_length=16,
+                        verbose_name="category",
+                    ),
+                ),
+                ("question_ko", models.CharField(max_length=300, verbose_name="question (Korean)")),
+                ("question_en", models.CharField(blank=True, max_length=300, verbose_name="question (English)")),
+                ("answer_ko", models.TextField(verbose_name="answer (Korean)")),
+                ("answer_en", models.TextField(blank=True, verbose_name="answer (English)")),
+                ("display_order", models.PositiveSmallIntegerField(default=0, verbose_name="display order")),
+                ("is_published", models.BooleanField(default=True, verbose_name="published")),
+                ("published_at", models.DateTimeField(default=django.utils.timezone.now, verbose_name="published at")),
             ],
             options={
-                'verbose_name': 'FAQ entry',
-                'verbose_name_plural': 'FAQ entries',
-                'ordering': ['category', 'display_order', 'id'],
+                "verbose_name": "FAQ entry",
+                "verbose_name_plural": "FAQ entries",
+                "ordering": ["category", "display_order", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Notice',
+            name="Notice",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title_ko', models.CharField(max_length=200, verbose_name='title (Korean)')),
-                ('title_en', models.CharField(blank=True, max_length=200, verbose_name='title (English)')),
-                ('body_ko', models.TextField(verbose_name='body (Korean)')),
-                ('body_en', models.TextField(blank=True, verbose_name='body (English)')),
-                ('is_pinned', models.BooleanField(default=False, verbose_name='pinned')),
-                ('is_published', models.BooleanField(default=True, verbose_name='published')),
-                ('published_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='published at')),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("title_ko", models.CharField(max_length=200, verbose_name="title (Korean)")),
+                ("title_en", models.CharField(blank=True, max_length=200, verbose_name="title (English)")),
+                ("body_ko", models.TextField(verbose_name="body (Korean)")),
+                ("body_en", models.TextField(blank=True, verbose_name="body (English)")),
+                ("is_pinned", models.BooleanField(default=False, verbose_name="pinned")),
+                ("is_published", models.BooleanField(default=True, verbose_name="published")),
+                ("published_at", models.DateTimeField(default=django.utils.timezone.now, verbose_name="published at")),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'verbose_name': 'notice',
-                'verbose_name_plural': 'notices',
-                'ordering': ['-is_pinned', '-published_at', '-id'],
+                "verbose_name": "notice",
+                "verbose_name_plural": "notices",
+                "ordering": ["-is_pinned", "-published_at", "-id"],
             },
         ),
     ]

@@ -1,0 +1,15 @@
+"""The branch staff admin: customers, accounts, journals and deposit products.
+
+Tellers and branch managers work here. Every change goes through ``accounts.services``, which
+checks the permission again and writes the audit event with the acting staff member; the admin
+only authorises, shows a form and maps the service's refusals back onto it.
+
+Resident registration numbers are never rendered: customers show ``rrn_masked``, the RRN form
+field is never echoed, and an RRN typed as a search term is swapped for the matching customer
+ids before any page is drawn (see ``bankportal.admin``).
+
+Custom pages (``get_urls``): customer ``find-by-rrn/`` and ``<id>/lift-minor-cap/``; account
+``<id>/deposit/``, ``<id>/withdraw/`` and ``<id>/reset-password/``; journal ``<id>/reverse/``.
+"""
+
+from accounts.admin import catalogue, customers, ledger  # noqa: F401 - registers the ModelAdmins

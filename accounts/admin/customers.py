@@ -1,0 +1,296 @@
+"""Staff admin: customers (search by masked or full RRN, registration, contact edits, minor cap)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.contrib.admin.views.main import SEARCH_VAR
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
+from django.urls import URLPattern, path, reverse
+from django.utils.decorators import method_decorator
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_POST
+
+from accounts import services
+from accounts.admin.common import (
+    _MASKED_RRN_RE,
+    MINOR_CAP_NOTICE,
+    RRN_HITS_PARAM,
+    staff_user,
+    won,
+)
+from accounts.forms import (
+    CustomerContactForm,
+    CustomerCreateForm,
+    MinorCapLiftForm,
+    ResidentNumberLookupForm,
+    add_service_error,
+)
+from accounts.models import Account, Customer
+from accounts.selectors import customer_search
+from bankportal.admin import (
+    ReadOnlyAdminMixin,
+    ResidentNumberSafeSearchMixin,
+    StaffPagesMixin,
+    mask_resident_numbers,
+)
+from bankportal.audit.services import audit_record
+
+# --- Customers ---------------------------------------------------------------------------------
+
+
+class CustomerAccountInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = Account
+    fk_name = "holder"
+    verbose_name = _("account")
+    verbose_name_plural = _("accounts")
+    fields = ("number_display", "product", "status", "balance_display", "password_locked_display", "opened_at")
+    readonly_fields = fields
+    show_change_link = True
+    extra = 0
+
+    @admin.display(description=_("account number"))
+    def number_display(self, obj: Account) -> str:
+        return obj.number_display
+
+    @admin.display(description=_("balance"))
+    def balance_display(self, obj: Account) -> str:
+        return won(obj.balance)
+
+    @admin.display(description=_("password locked"), boolean=True)
+    def password_locked_display(self, obj: Account) -> bool:
+        return obj.password_locked
+
+
+@admin.register(Customer)
+class CustomerAdmin(StaffPagesMixin, ResidentNumberSafeSearchMixin, admin.ModelAdmin):
+    form = CustomerContactForm
+    list_display = ("name", "kind", "id_display", "phone_display", "solo_minor_cap", "created_at")
+    list_filter = ("kind", "solo_minor_cap")
+    # The real search is ``get_search_results``; a search field must be named for the box to show.
+    search_fields = ("name",)
+    search_help_text = _(
+        "Name, account number, business registration number, mobile number or full resident registration number."
+    )
+    ordering = ("-id",)
+    readonly_fields = (
+        "kind",
+        "id_display",
+        "brn_display",
+        "birth_date",
+        "legal_representative",
+        "representative_relation",
+        "solo_minor_cap",
+        "created_at",
+        "updated_at",
+    )
+    inlines = [CustomerAccountInline]
+    actions = ["lift_minor_cap"]
+    add_fieldsets = (
+        (None, {"fields": ("kind", "name", "phone", "email")}),
+        (_("Real-name identity"), {"fields": ("rrn", "brn")}),
+        (
+            _("Minor registered by a legal representative"),
+            {"fields": ("legal_representative", "representative_relation")},
+        ),
+    )
+
+    def get_fieldsets(self, request: HttpRequest, obj: Customer | None = None) -> Any:
+        identity = ["kind", "id_display"]
+        if obj is not None and obj.kind == Customer.Kind.INDIVIDUAL_BUSINESS:
+            identity.append("brn_display")
+        identity.append("birth_date")
+        return (
+            (None, {"fields": ("name", "phone", "email")}),
+            (_("Real-name identity"), {"fields": identity}),
+            (_("Minor"), {"fields": ("legal_representative", "representative_relation", "solo_minor_cap")}),
+            (_("Record"), {"fields": ("created_at", "updated_at")}),
+        )
+
+    @admin.display(description=_("real-name number"))
+    def id_display(self, obj: Customer) -> str:
+        return obj.id_display
+
+    @admin.display(description=_("business registration number"))
+    def brn_display(self, obj: Customer) -> str:
+        return obj.brn_display
+
+    @admin.display(description=_("mobile phone"), ordering="phone")
+    def phone_display(self, obj: Customer) -> str:
+        phone = obj.phone
+        return f"{phone[:3]}-{phone[3:-4]}-{phone[-4:]}" if len(phone) >= 10 else phone
+
+    def has_delete_permission(self, request: HttpRequest, obj: Customer | None = None) -> bool:
+        return False
+
+    def has_lift_minor_cap_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("accounts.lift_minor_cap")
+
+    # Search ---------------------------------------------------------------------------------
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Customer], search_term: str) -> Any:
+        term = search_term.strip()
+        if _MASKED_RRN_RE.match(term):
+            # The masked number left in the box after an RRN search: birth date and gender digit only.
+            return queryset.filter(rrn_masked=term), False
+        return customer_search(term, queryset), False
+
+    def resident_number_search_redirect(self, request: HttpRequest, term: str) -> HttpResponseRedirect:
+        return self._rrn_hits_redirect(request, request.GET.copy(), term)
+
+    def _rrn_hits_redirect(self, request: HttpRequest, params: QueryDict, term: str) -> HttpResponseRedirect:
+        """Look the number up through the blind index, then show the hits by id under the masked number."""
+        hits = list(customer_search(term, self.get_queryset(request)).values_list("pk", flat=True)[:50])
+        audit_record(
+            action="customer.rrn_lookup",
+            actor=staff_user(request),
+            customer_id=hits[0] if len(hits) == 1 else None,
+            details={"matches": len(hits)},
+        )
+        for key in ("p", "e", RRN_HITS_PARAM):
+            params.pop(key, None)
+        params[SEARCH_VAR] = mask_resident_numbers(term)
+        # No customer has id 0: "no match" stays an empty list instead of everyone with that birth date.
+        params[RRN_HITS_PARAM] = ",".join(str(pk) for pk in hits) or "0"
+        return HttpResponseRedirect(f"{self._url('changelist')}?{params.urlencode()}")
+
+    def find_by_rrn_view(self, request: HttpRequest) -> HttpResponse:
+        """POST-only lookup, so the number is not in any URL, browser history or access log."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = ResidentNumberLookupForm(request.POST)
+        # The other changelist parameters (filters, popup) ride along as hidden fields.
+        params = request.POST.copy()
+        for key in ("csrfmiddlewaretoken", "rrn"):
+            params.pop(key, None)
+        if form.is_valid():
+            return self._rrn_hits_redirect(request, params, form.cleaned_data["rrn"])
+        for message in form.errors.get("rrn", []):
+            self.message_user(request, str(message), messages.ERROR)
+        params.pop(RRN_HITS_PARAM, None)
+        return HttpResponseRedirect(f"{self._url('changelist')}?{params.urlencode()}")
+
+    # Add and change -------------------------------------------------------------------------
+
+    @method_decorator(sensitive_post_parameters("rrn"))
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        if request.method == "POST":
+            form = CustomerCreateForm(request.POST, admin_site=self.admin_site)
+            if form.is_valid():
+                try:
+                    customer = services.customer_create(**form.service_kwargs(), actor=staff_user(request))
+                except ValidationError as exc:
+                    add_service_error(form, exc)
+                else:
+                    self.log_addition(request, customer, [{"added": {}}])
+                    self.message_user(
+                        request, _("Customer %(customer)s registered.") % {"customer": customer}, messages.SUCCESS
+                    )
+                    if customer.solo_minor_cap:
+                        self.message_user(
+                            request,
+                            MINOR_CAP_NOTICE,
+                            messages.WARNING,
+                        )
+                    return HttpResponseRedirect(self._url("change", customer.pk))
+        else:
+            form = CustomerCreateForm(admin_site=self.admin_site)
+        return self.render_add_form(request, form, self.add_fieldsets, _("Register a customer"), form_url)
+
+    def save_model(self, request: HttpRequest, obj: Customer, form: forms.ModelForm, change: bool) -> None:
+        if not change:  # registration is ``add_view``, through customer_create
+            raise PermissionDenied
+        services.customer_update_contact(
+            customer=obj,
+            name=form.cleaned_data["name"],
+            phone=form.cleaned_data["phone"],
+            email=form.cleaned_data.get("email") or "",
+            actor=staff_user(request),
+        )
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        customer = self.get_object(request, unquote(object_id))
+        extra = dict(extra_context or {})
+        if customer is not None:
+            extra["can_open_account"] = request.user.has_perm("accounts.add_account")
+            extra["open_account_url"] = (
+                reverse("admin:accounts_account_add", current_app=self.admin_site.name) + f"?customer={customer.pk}"
+            )
+            extra["can_lift_minor_cap"] = customer.solo_minor_cap and self.has_lift_minor_cap_permission(request)
+            extra["lift_minor_cap_url"] = self._url("lift_minor_cap", customer.pk)
+        return super().change_view(request, object_id, form_url, extra)
+
+    # Minor sign-up cap ----------------------------------------------------------------------
+
+    @admin.action(permissions=["lift_minor_cap"], description=_("Lift minor sign-up cap (ID checked at the branch)"))
+    def lift_minor_cap(self, request: HttpRequest, queryset: QuerySet[Customer]) -> None:
+        lifted = 0
+        for customer in queryset.order_by("pk"):
+            try:
+                services.customer_lift_minor_cap(customer=customer, actor=staff_user(request))
+            except ValidationError as exc:
+                self.message_user(request, f"{customer}: {' '.join(exc.messages)}", messages.ERROR)
+            else:
+                lifted += 1
+        if lifted:
+            self.message_user(
+                request,
+                ngettext("Lifted the cap on %(count)d customer.", "Lifted the cap on %(count)d customers.", lifted)
+                % {"count": lifted},
+                messages.SUCCESS,
+            )
+
+    def lift_minor_cap_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        if not self.has_lift_minor_cap_permission(request):
+            raise PermissionDenied
+        customer = self._get_viewable(request, object_id)
+        form = MinorCapLiftForm(request.POST) if request.method == "POST" else MinorCapLiftForm()
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.customer_lift_minor_cap(customer=customer, actor=staff_user(request))
+            except ValidationError as exc:
+                add_service_error(form, exc)
+            else:
+                self.message_user(
+                    request,
+                    _("The minor sign-up cap on %(customer)s was lifted.") % {"customer": customer},
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(self._url("change", customer.pk))
+        return self.render_staff_form(
+            request,
+            obj=customer,
+            form=form,
+            title=_("Lift minor sign-up cap"),
+            submit_label=_("Lift the cap"),
+            summary=[
+                (_("customer"), str(customer)),
+                (_("birth date"), customer.birth_date),
+                (_("minor sign-up cap"), _("yes") if customer.solo_minor_cap else _("no")),
+            ],
+        )
+
+    def get_urls(self) -> list[URLPattern]:
+        info = f"{self.opts.app_label}_{self.opts.model_name}"
+        return [
+            path("find-by-rrn/", self._wrap(require_POST(self.find_by_rrn_view)), name=f"{info}_find_by_rrn"),
+            path(
+                "<path:object_id>/lift-minor-cap/",
+                self._wrap(self.lift_minor_cap_view),
+                name=f"{info}_lift_minor_cap",
+            ),
+            *super().get_urls(),
+        ]

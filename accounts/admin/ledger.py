@@ -1,0 +1,444 @@
+"""Staff admin: accounts (opening, cash, password reset), journals (reversal) and ledger entries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import URLPattern, path
+from django.utils.decorators import method_decorator
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.debug import sensitive_post_parameters
+
+from accounts import services
+from accounts.admin.common import (
+    RECENT_ENTRIES,
+    digits_only,
+    entry_holder,
+    entry_rows,
+    signed_won,
+    staff_user,
+    won,
+)
+from accounts.forms import (
+    AccountOpenForm,
+    AccountPasswordResetForm,
+    CashDepositForm,
+    CashWithdrawalForm,
+    JournalReverseForm,
+    add_service_error,
+)
+from accounts.models import Account, Journal, LedgerEntry
+from accounts.selectors import account_entries
+from bankportal.admin import (
+    Label,
+    ReadOnlyAdminMixin,
+    ResidentNumberSafeSearchMixin,
+    StaffPagesMixin,
+)
+
+# --- Accounts ----------------------------------------------------------------------------------
+
+
+@admin.register(Account)
+class AccountAdmin(StaffPagesMixin, ResidentNumberSafeSearchMixin, admin.ModelAdmin):
+    list_display = (
+        "number_display",
+        "holder",
+        "product",
+        "status",
+        "balance_display",
+        "password_failures",
+        "password_locked_display",
+    )
+    list_filter = ("status", "kind", "product")
+    list_select_related = ("holder", "product")
+    search_fields = ("holder__name",)
+    search_help_text = _("Account number or holder name.")
+    ordering = ("number",)
+    fieldsets = (
+        (None, {"fields": ("number_display", "kind", "holder", "product", "branch", "status", "balance_display")}),
+        (_("Account password"), {"fields": ("password_failures", "password_locked_at")}),
+        (_("Record"), {"fields": ("opened_at", "closed_at")}),
+    )
+    readonly_fields = (
+        "number_display",
+        "kind",
+        "holder",
+        "product",
+        "branch",
+        "status",
+        "balance_display",
+        "password_failures",
+        "password_locked_at",
+        "opened_at",
+        "closed_at",
+    )
+    add_fieldsets = (
+        (None, {"fields": ("customer", "product")}),
+        (_("Account password"), {"fields": ("password1", "password2")}),
+        (None, {"fields": ("opening_deposit",)}),
+    )
+
+    @admin.display(description=_("account number"), ordering="number")
+    def number_display(self, obj: Account) -> str:
+        return obj.number_display
+
+    @admin.display(description=_("balance"), ordering="balance")
+    def balance_display(self, obj: Account) -> str:
+        return won(obj.balance)
+
+    @admin.display(description=_("password locked"), boolean=True, ordering="password_locked_at")
+    def password_locked_display(self, obj: Account) -> bool:
+        return obj.password_locked
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Account], search_term: str) -> Any:
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        digits = digits_only(term)
+        condition = Q(holder__name__icontains=term)
+        if digits.isdigit():
+            # Whole number, or its trailing digits as read off a bankbook.
+            condition |= Q(number=digits) if len(digits) == 12 else Q(number__endswith=digits)
+        return queryset.filter(condition), False
+
+    # The change page is a read-only view; money moves through the pages below.
+    def has_change_permission(self, request: HttpRequest, obj: Account | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Account | None = None) -> bool:
+        return False
+
+    @method_decorator(sensitive_post_parameters("password1", "password2"))
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        if request.method == "POST":
+            form = AccountOpenForm(request.POST, admin_site=self.admin_site)
+            if form.is_valid():
+                data = form.cleaned_data
+                try:
+                    account = services.account_open(
+                        customer=data["customer"],
+                        product=data["product"],
+                        password=data["password1"],
+                        opening_deposit=data.get("opening_deposit") or 0,
+                        actor=staff_user(request),
+                    )
+                except ValidationError as exc:
+                    add_service_error(form, exc, form.FIELD_BY_CODE)
+                else:
+                    self.log_addition(request, account, [{"added": {}}])
+                    self.message_user(
+                        request,
+                        _("Account %(number)s opened for %(customer)s.")
+                        % {"number": account.number_display, "customer": data["customer"]},
+                        messages.SUCCESS,
+                    )
+                    return HttpResponseRedirect(self._url("change", account.pk))
+        else:
+            form = AccountOpenForm(initial={"customer": request.GET.get("customer")}, admin_site=self.admin_site)
+        return self.render_add_form(request, form, self.add_fieldsets, _("Open an account"), form_url)
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        account = self.get_object(request, unquote(object_id))
+        extra = dict(extra_context or {})
+        if account is not None:
+            is_customer = account.kind == Account.Kind.CUSTOMER
+            extra.update(
+                recent_entries=entry_rows(
+                    account_entries(account, limit=RECENT_ENTRIES), admin_site_name=self.admin_site.name
+                ),
+                can_take_cash=is_customer and request.user.has_perm("accounts.take_cash"),
+                can_reset_password=is_customer and request.user.has_perm("accounts.reset_account_password"),
+                deposit_url=self._url("cash_deposit", account.pk),
+                withdrawal_url=self._url("cash_withdrawal", account.pk),
+                password_reset_url=self._url("password_reset", account.pk),
+            )
+        return super().change_view(request, object_id, form_url, extra)
+
+    def _summary(self, account: Account) -> list[tuple[Label, Any]]:
+        account.refresh_from_db()
+        return [
+            (_("account number"), account.number_display),
+            (_("holder"), str(account.holder) if account.holder else "—"),
+            (_("product"), str(account.product) if account.product else "—"),
+            (_("status"), account.get_status_display()),
+            (_("balance"), won(account.balance)),
+            (
+                _("consecutive password failures"),
+                f"{account.password_failures} / {services.ACCOUNT_PASSWORD_MAX_FAILURES}",
+            ),
+            (_("password locked"), _("yes") if account.password_locked else _("no")),
+        ]
+
+    def cash_deposit_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        self._require_perm(request, "accounts.take_cash")
+        account = self._get_viewable(request, object_id)
+        form = CashDepositForm(request.POST) if request.method == "POST" else CashDepositForm()
+        if request.method == "POST" and form.is_valid():
+            amount = form.cleaned_data["amount"]
+            try:
+                services.cash_deposit(
+                    account=account, amount=amount, actor=staff_user(request), memo=form.cleaned_data["memo"]
+                )
+            except ValidationError as exc:
+                add_service_error(form, exc, form.FIELD_BY_CODE)
+            else:
+                account.refresh_from_db(fields=["balance"])
+                self.message_user(
+                    request,
+                    _("Deposited %(amount)s to %(number)s. Balance: %(balance)s.")
+                    % {"amount": won(amount), "number": account.number_display, "balance": won(account.balance)},
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(self._url("change", account.pk))
+        return self.render_staff_form(
+            request,
+            obj=account,
+            form=form,
+            title=_("Cash deposit"),
+            submit_label=_("Deposit"),
+            summary=self._summary(account),
+        )
+
+    @method_decorator(sensitive_post_parameters("password"))
+    def cash_withdrawal_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        self._require_perm(request, "accounts.take_cash")
+        account = self._get_viewable(request, object_id)
+        form = CashWithdrawalForm(request.POST) if request.method == "POST" else CashWithdrawalForm()
+        if request.method == "POST" and form.is_valid():
+            amount = form.cleaned_data["amount"]
+            # Deliberately no transaction.atomic here: cash_withdrawal commits the password-failure
+            # count on its own, so a wrong password still counts when the withdrawal is refused.
+            try:
+                services.cash_withdrawal(
+                    account=account,
+                    amount=amount,
+                    password=form.cleaned_data["password"],
+                    actor=staff_user(request),
+                    memo=form.cleaned_data["memo"],
+                )
+            except ValidationError as exc:
+                add_service_error(form, exc, form.FIELD_BY_CODE)
+            else:
+                account.refresh_from_db(fields=["balance"])
+                self.message_user(
+                    request,
+                    _("Paid out %(amount)s from %(number)s. Balance: %(balance)s.")
+                    % {"amount": won(amount), "number": account.number_display, "balance": won(account.balance)},
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(self._url("change", account.pk))
+        return self.render_staff_form(
+            request,
+            obj=account,
+            form=form,
+            title=_("Cash withdrawal"),
+            submit_label=_("Withdraw"),
+            summary=self._summary(account),
+        )
+
+    @method_decorator(sensitive_post_parameters("new_password1", "new_password2"))
+    def password_reset_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        self._require_perm(request, "accounts.reset_account_password")
+        account = self._get_viewable(request, object_id)
+        form = AccountPasswordResetForm(request.POST) if request.method == "POST" else AccountPasswordResetForm()
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.account_password_reset(
+                    account=account, new_password=form.cleaned_data["new_password1"], actor=staff_user(request)
+                )
+            except ValidationError as exc:
+                add_service_error(form, exc, form.FIELD_BY_CODE)
+            else:
+                self.message_user(
+                    request,
+                    _("The password of %(number)s was reset and unlocked.") % {"number": account.number_display},
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(self._url("change", account.pk))
+        return self.render_staff_form(
+            request,
+            obj=account,
+            form=form,
+            title=_("Reset account password"),
+            submit_label=_("Reset password"),
+            summary=self._summary(account),
+        )
+
+    def get_urls(self) -> list[URLPattern]:
+        info = f"{self.opts.app_label}_{self.opts.model_name}"
+        return [
+            path("<path:object_id>/deposit/", self._wrap(self.cash_deposit_view), name=f"{info}_cash_deposit"),
+            path("<path:object_id>/withdraw/", self._wrap(self.cash_withdrawal_view), name=f"{info}_cash_withdrawal"),
+            path(
+                "<path:object_id>/reset-password/", self._wrap(self.password_reset_view), name=f"{info}_password_reset"
+            ),
+            *super().get_urls(),
+        ]
+
+
+# --- Journals and ledger entries ---------------------------------------------------------------
+
+
+class LedgerEntryInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = LedgerEntry
+    verbose_name_plural = _("entries")
+    fields = ("account", "holder", "amount_display", "balance_after_display")
+    readonly_fields = fields
+    extra = 0
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[LedgerEntry]:
+        return super().get_queryset(request).select_related("account__holder").order_by("pk")
+
+    @admin.display(description=_("holder"))
+    def holder(self, obj: LedgerEntry) -> str:
+        return entry_holder(obj)
+
+    @admin.display(description=_("amount"))
+    def amount_display(self, obj: LedgerEntry) -> str:
+        return signed_won(obj.amount)
+
+    @admin.display(description=_("balance after"))
+    def balance_after_display(self, obj: LedgerEntry) -> str:
+        return won(obj.balance_after)
+
+
+@admin.register(Journal)
+class JournalAdmin(StaffPagesMixin, ResidentNumberSafeSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("__str__", "kind", "amount_display", "memo", "created_at", "created_by", "is_reversed")
+    list_filter = ("kind",)
+    list_select_related = ("created_by",)
+    date_hierarchy = "created_at"
+    search_fields = ("memo",)
+    search_help_text = _("Journal number, account number or memo.")
+    fields = ("kind", "amount_display", "memo", "created_at", "created_by", "reverses", "reversed_by_display")
+    readonly_fields = fields
+    inlines = [LedgerEntryInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Journal]:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                moved=Sum("entries__amount", filter=Q(entries__amount__gt=0)),
+                reversed_flag=Exists(Journal.objects.filter(reverses=OuterRef("pk"))),
+            )
+        )
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Journal], search_term: str) -> Any:
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        digits = digits_only(term).lstrip("#")
+        condition = Q(memo__icontains=term)
+        if digits.isdigit():
+            condition |= Q(pk=int(digits)) if len(digits) < 12 else Q(entries__account__number=digits)
+        return queryset.filter(condition).distinct(), False
+
+    @admin.display(description=_("amount"), ordering="moved")
+    def amount_display(self, obj: Journal) -> str:
+        return won(getattr(obj, "moved", None))
+
+    @admin.display(description=_("reversed"), boolean=True, ordering="reversed_flag")
+    def is_reversed(self, obj: Journal) -> bool:
+        return bool(getattr(obj, "reversed_flag", False))
+
+    @admin.display(description=_("reversed by"))
+    def reversed_by_display(self, obj: Journal) -> str:
+        reversal = Journal.objects.filter(reverses=obj).first()
+        return str(reversal) if reversal else "—"
+
+    def _reversible(self, journal: Journal) -> bool:
+        return journal.kind != Journal.Kind.REVERSAL and not Journal.objects.filter(reverses=journal).exists()
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        journal = self.get_object(request, unquote(object_id))
+        extra = dict(extra_context or {})
+        if journal is not None:
+            extra["can_reverse"] = request.user.has_perm("accounts.reverse_journal") and self._reversible(journal)
+            extra["reverse_url"] = self._url("reverse", journal.pk)
+        return super().change_view(request, object_id, form_url, extra)
+
+    def reverse_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        self._require_perm(request, "accounts.reverse_journal")
+        journal = self._get_viewable(request, object_id)
+        form = JournalReverseForm(request.POST) if request.method == "POST" else JournalReverseForm()
+        if request.method == "POST" and form.is_valid():
+            try:
+                reversal = services.journal_reverse(
+                    journal=journal, reason=form.cleaned_data["reason"], actor=staff_user(request)
+                )
+            except ValidationError as exc:
+                add_service_error(form, exc, form.FIELD_BY_CODE)
+            else:
+                self.message_user(
+                    request,
+                    _("Journal %(journal)s was reversed by %(reversal)s.") % {"journal": journal, "reversal": reversal},
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(self._url("change", journal.pk))
+        return self.render_staff_form(
+            request,
+            obj=journal,
+            form=form,
+            title=_("Reverse journal"),
+            submit_label=_("Post the reversal"),
+            summary=[
+                (_("journal"), str(journal)),
+                (_("posted at"), journal.created_at),
+                (_("memo"), journal.memo),
+            ],
+            entries=entry_rows(
+                journal.entries.select_related("journal", "account__holder").order_by("pk"),
+                admin_site_name=self.admin_site.name,
+            ),
+        )
+
+    def get_urls(self) -> list[URLPattern]:
+        info = f"{self.opts.app_label}_{self.opts.model_name}"
+        return [
+            path("<path:object_id>/reverse/", self._wrap(self.reverse_view), name=f"{info}_reverse"),
+            *super().get_urls(),
+        ]
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(ResidentNumberSafeSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("id", "created_at", "journal", "account", "amount_display", "balance_after_display")
+    list_filter = ("journal__kind",)
+    list_select_related = ("journal", "account")
+    search_fields = ("journal__memo",)
+    search_help_text = _("Account number or journal number.")
+    fields = ("journal", "account", "amount_display", "balance_after_display", "created_at")
+    readonly_fields = fields
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet[LedgerEntry], search_term: str) -> Any:
+        digits = digits_only(search_term).lstrip("#")
+        if not digits:
+            return queryset, False
+        if not digits.isdigit():
+            return queryset.filter(journal__memo__icontains=search_term.strip()), False
+        if len(digits) == 12:
+            return queryset.filter(account__number=digits), False
+        return queryset.filter(journal_id=int(digits)), False
+
+    @admin.display(description=_("amount"), ordering="amount")
+    def amount_display(self, obj: LedgerEntry) -> str:
+        return signed_won(obj.amount)
+
+    @admin.display(description=_("balance after"))
+    def balance_after_display(self, obj: LedgerEntry) -> str:
+        return won(obj.balance_after)

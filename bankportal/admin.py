@@ -1,0 +1,178 @@
+"""Shared helpers for the staff admin. Imports no app (apps import this).
+
+* ``mask_resident_numbers``: any RRN-shaped run in text becomes ``900101-1******``.
+* ``ResidentNumberSafeSearchMixin``: a changelist never echoes a resident registration number
+  typed into its search box. Django shows the search term back in the box, in sort, filter
+  and pagination links and in ``_changelist_filters`` on every result link, so the only safe
+  answer is to redirect to a URL without it before rendering anything.
+* ``ReadOnlyAdminMixin``: viewable, never added, changed or deleted through the admin.
+* ``StaffPagesMixin``: custom pages on one record (a branch task with a form) and plain-form add
+  pages, rendered in the admin's own look with errors next to their fields.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from functools import update_wrapper
+from typing import TYPE_CHECKING, Any
+
+from django import forms
+from django.contrib import admin
+from django.contrib.admin import helpers
+from django.contrib.admin.utils import unquote
+from django.contrib.admin.views.main import SEARCH_VAR
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.db.models import Model
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+# Six digits (birth date), optional dash or spaces, then the seven digits whose first is the
+# gender/century digit. Looser than the logging filter: staff type spaces too.
+_RESIDENT_NUMBER_RE = re.compile(r"(?<!\d)(\d{6})[\s-]*(\d)\d{6}(?!\d)")
+
+
+def contains_resident_number(text: str) -> bool:
+    return bool(_RESIDENT_NUMBER_RE.search(text or ""))
+
+
+def mask_resident_numbers(text: str) -> str:
+    """``'900101-1234567'`` → ``'900101-1******'``; other text is left as it is."""
+    return _RESIDENT_NUMBER_RE.sub(lambda m: f"{m.group(1)}-{m.group(2)}******", text or "")
+
+
+def changelist_redirect(request: HttpRequest, params: QueryDict) -> HttpResponseRedirect:
+    query = params.urlencode()
+    return HttpResponseRedirect(f"{request.path}?{query}" if query else request.path)
+
+
+class ResidentNumberSafeSearchMixin:
+    """Redirect a changelist search for a resident registration number to one without it.
+
+    The default keeps the search but with the number masked (so it finds nothing by number);
+    an admin that can look a number up (the customer admin, via the blind index) overrides
+    ``resident_number_search_redirect``.
+    """
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        term = request.GET.get(SEARCH_VAR, "")
+        if contains_resident_number(term):
+            return self.resident_number_search_redirect(request, term)
+        return super().changelist_view(request, extra_context)  # type: ignore[misc]
+
+    def resident_number_search_redirect(self, request: HttpRequest, term: str) -> HttpResponseRedirect:
+        params = request.GET.copy()
+        params[SEARCH_VAR] = mask_resident_numbers(term)
+        return changelist_redirect(request, params)
+
+
+class ReadOnlyAdminMixin:
+    """Staff with the view permission read these rows; nobody adds, changes or deletes them here."""
+
+    def has_add_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
+        return False
+
+
+if TYPE_CHECKING:
+    _ModelAdmin = admin.ModelAdmin[Any]
+else:
+    _ModelAdmin = object
+
+Label = str | Promise  # a translatable string, evaluated when the page is rendered
+
+
+def _admin_form(form: forms.Form, fieldsets: Any, model_admin: admin.ModelAdmin[Any]) -> helpers.AdminForm:
+    # The stubs ask for a ModelForm; the admin renders plain forms too (as its password pages do).
+    return helpers.AdminForm(form, fieldsets, {}, model_admin=model_admin)  # type: ignore[arg-type]
+
+
+class StaffPagesMixin(_ModelAdmin):
+    """Custom admin pages: URL wrapping, object lookup with permission checks, and rendering."""
+
+    staff_form_template = "admin/bankportal/staff_form.html"
+
+    def _wrap(self, view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        def wrapper(*args: Any, **kwargs: Any) -> HttpResponse:
+            # Staff login, CSRF protection and never_cache, like the admin's own views.
+            return self.admin_site.admin_view(view)(*args, **kwargs)
+
+        wrapper.model_admin = self  # type: ignore[attr-defined]
+        return update_wrapper(wrapper, view)
+
+    def _url(self, name: str, *args: Any) -> str:
+        return reverse(
+            f"admin:{self.opts.app_label}_{self.opts.model_name}_{name}", args=args, current_app=self.admin_site.name
+        )
+
+    def _require_perm(self, request: HttpRequest, perm: str) -> None:
+        if not request.user.has_perm(perm):
+            raise PermissionDenied
+
+    def _get_viewable(self, request: HttpRequest, object_id: str) -> Any:
+        obj = self.get_object(request, unquote(object_id))  # type: ignore[attr-defined]
+        if obj is None:
+            raise Http404(_("No such record."))
+        if not self.has_view_permission(request, obj):  # type: ignore[attr-defined]
+            raise PermissionDenied
+        return obj
+
+    def render_staff_form(
+        self,
+        request: HttpRequest,
+        *,
+        obj: Model,
+        form: forms.Form,
+        title: Label,
+        submit_label: Label,
+        summary: Sequence[tuple[Label, Any]] = (),
+        entries: Sequence[dict[str, Any]] = (),
+    ) -> TemplateResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": obj,
+            "title": title,
+            "subtitle": str(obj),
+            "form": form,
+            "adminform": _admin_form(form, [(None, {"fields": list(form.fields)})], self),
+            "errors": helpers.AdminErrorList(form, []),  # type: ignore[arg-type]
+            "media": self.media + form.media,  # type: ignore[attr-defined]
+            "summary": summary,
+            "entries": entries,
+            "submit_label": submit_label,
+            "has_view_permission": True,
+            "change_url": self._url("change", obj.pk),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, self.staff_form_template, context)
+
+    def render_add_form(
+        self, request: HttpRequest, form: forms.Form, fieldsets: Any, title: Label, form_url: str = ""
+    ) -> HttpResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "subtitle": None,
+            "adminform": _admin_form(form, fieldsets, self),
+            "object_id": None,
+            "original": None,
+            "to_field": None,
+            "media": self.media + form.media,  # type: ignore[attr-defined]
+            "inline_admin_formsets": [],
+            "errors": helpers.AdminErrorList(form, []),  # type: ignore[arg-type]
+            "preserved_filters": self.get_preserved_filters(request),  # type: ignore[attr-defined]
+            # One "Save" button: the new record's page is where the teller continues.
+            "show_save_and_add_another": False,
+            "show_save_and_continue": False,
+        }
+        return self.render_change_form(request, context, add=True, form_url=form_url)  # type: ignore[attr-defined]

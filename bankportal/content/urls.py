@@ -1,0 +1,10 @@
+from django.urls import path
+
+from bankportal.content import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("notices/", views.notice_list, name="notice_list"),
+    path("notices/<int:pk>/", views.notice_detail, name="notice_detail"),
+    path("faq/", views.faq, name="faq"),
+]

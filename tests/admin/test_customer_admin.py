@@ -1,0 +1,418 @@
+"""The customer admin: registration through the service, masked numbers, RRN search, the minor cap."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from accounts.models import Customer
+from bankportal.audit.models import AuditEvent
+from tests.conftest import rrn_for_age
+
+pytestmark = pytest.mark.django_db
+
+ADD_URL = "admin:accounts_customer_add"
+CHANGELIST_URL = "admin:accounts_customer_changelist"
+
+
+def _secret_forms(rrn: str) -> list[str]:
+    """The full number, with and without its dash. (The trailing digits alone are too short to
+    check: alice's serial also occurs in her phone number.)"""
+    digits = rrn.replace("-", "")
+    return [digits, f"{digits[:6]}-{digits[6:]}"]
+
+
+def _assert_no_rrn(text: str, rrn: str) -> None:
+    for secret in _secret_forms(rrn):
+        assert secret not in text, f"unmasked resident number {secret!r} in the response"
+
+
+def _add_payload(**overrides: str) -> dict[str, str]:
+    data = {
+        "kind": Customer.Kind.INDIVIDUAL,
+        "name": "박보검",
+        "phone": "010-9876-5432",
+        "email": "bogum@example.com",
+        "rrn": rrn_for_age(40, serial="187654"),
+        "brn": "",
+        "legal_representative": "",
+        "representative_relation": "",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_teller_registers_customer_through_admin_and_it_is_audited(client, teller):
+    """A teller registers an adult through the add form; the customer exists and `customer.create` is audited."""
+    client.force_login(teller)
+    data = _add_payload()
+
+    response = client.post(reverse(ADD_URL), data)
+
+    customer = Customer.objects.get(name="박보검")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("admin:accounts_customer_change", args=[customer.pk])
+    assert customer.phone == "01098765432"
+    assert customer.rrn_masked == data["rrn"][:8] + "******"
+    event = AuditEvent.objects.get(action="customer.create", object_id=str(customer.pk))
+    assert event.actor == teller
+    assert event.channel == "admin"
+
+
+def test_add_form_does_not_show_the_rrn_back(client, teller):
+    """A form re-shown for another error (bad phone) never carries the RRN the teller typed."""
+    client.force_login(teller)
+    data = _add_payload(phone="12345")
+
+    response = client.post(reverse(ADD_URL), data)
+
+    assert response.status_code == 200
+    assert "phone" in response.context["adminform"].form.errors
+    _assert_no_rrn(response.content.decode(), data["rrn"])
+    assert not Customer.objects.filter(name="박보검").exists()
+
+
+def test_bad_rrn_is_a_field_error_and_nothing_is_written(client, teller):
+    """An RRN that is not a date of birth is refused on the rrn field (Korean page by default); nothing is written."""
+    client.force_login(teller)
+    events_before = AuditEvent.objects.count()
+
+    response = client.post(reverse(ADD_URL), _add_payload(rrn="901341-1234567"))
+
+    assert response.status_code == 200
+    form = response.context["adminform"].form
+    assert [e.code for e in form.errors.as_data()["rrn"]] == ["rrn_birth_date"]
+    assert 'lang="ko"' in response.content.decode()
+    assert not Customer.objects.exists()
+    assert AuditEvent.objects.count() == events_before
+
+
+def test_bad_rrn_error_is_in_english_when_asked(client, teller):
+    """With an English browser the malformed-RRN message is the English one, next to the field."""
+    client.force_login(teller)
+
+    response = client.post(reverse(ADD_URL), _add_payload(rrn="90010112"), HTTP_ACCEPT_LANGUAGE="en")
+
+    assert response.status_code == 200
+    assert [e.code for e in response.context["adminform"].form.errors.as_data()["rrn"]] == ["rrn_format"]
+    assert "Enter the resident registration number as 13 digits" in response.content.decode()
+    assert not Customer.objects.exists()
+
+
+def test_duplicate_rrn_is_refused_on_the_rrn_field(client, teller, alice):
+    """Registering a second customer with alice's RRN puts the duplicate error on the rrn field."""
+    client.force_login(teller)
+    rrn = rrn_for_age(34, serial="234567")
+
+    response = client.post(reverse(ADD_URL), _add_payload(rrn=rrn), HTTP_ACCEPT_LANGUAGE="en")
+
+    assert [e.code for e in response.context["adminform"].form.errors.as_data()["rrn"]] == ["duplicate_rrn"]
+    assert Customer.objects.count() == 1
+    _assert_no_rrn(response.content.decode(), rrn)
+
+
+def test_child_without_representative_is_refused_on_that_field(client, teller):
+    """A 10-year-old cannot be registered without a legal representative."""
+    client.force_login(teller)
+
+    response = client.post(reverse(ADD_URL), _add_payload(rrn=rrn_for_age(10, serial="312345")))
+
+    errors = response.context["adminform"].form.errors.as_data()
+    assert [e.code for e in errors["legal_representative"]] == ["child_needs_representative"]
+    assert not Customer.objects.exists()
+
+
+def test_minor_registered_by_parent_is_linked_to_the_representative(client, teller, alice):
+    """A parent registers a 10-year-old: the child is linked to alice and carries no solo cap."""
+    client.force_login(teller)
+
+    response = client.post(
+        reverse(ADD_URL),
+        _add_payload(
+            name="김어린",
+            rrn=rrn_for_age(10, serial="312345"),
+            legal_representative=str(alice.pk),
+            representative_relation=Customer.RepresentativeRelation.PARENT,
+        ),
+    )
+
+    assert response.status_code == 302
+    child = Customer.objects.get(name="김어린")
+    assert child.legal_representative == alice
+    assert child.solo_minor_cap is False
+
+
+def test_corporation_is_registered_with_its_business_number(client, teller):
+    """A corporation needs a valid BRN and no RRN."""
+    from tests.conftest import valid_brn
+
+    client.force_login(teller)
+    brn = valid_brn("105874321")
+
+    response = client.post(
+        reverse(ADD_URL), _add_payload(kind=Customer.Kind.CORPORATION, name="(주)다솜", rrn="", brn=brn)
+    )
+
+    assert response.status_code == 302
+    assert Customer.objects.get(name="(주)다솜").brn == brn.replace("-", "")
+
+
+def test_search_by_full_rrn_finds_alice_without_echoing_the_number(client, teller, alice):
+    """Typing alice's full RRN in the search box finds her; no response in the chain contains the number."""
+    client.force_login(teller)
+    rrn = rrn_for_age(34, serial="234567")
+
+    first = client.get(reverse(CHANGELIST_URL), {"q": rrn})
+
+    assert first.status_code == 302
+    _assert_no_rrn(first["Location"], rrn)
+    page = client.get(first["Location"])
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert list(page.context["cl"].result_list) == [alice]
+    assert "김앨리스" in html
+    assert alice.rrn_masked in html  # the box shows the masked number back
+    _assert_no_rrn(html, rrn)
+
+
+def test_search_by_rrn_without_dash_or_with_spaces_is_not_echoed(client, teller, alice):
+    """The digits typed without a dash, or with spaces, are redirected away just the same."""
+    client.force_login(teller)
+    rrn = rrn_for_age(34, serial="234567")
+
+    for term in (rrn.replace("-", ""), rrn.replace("-", " - ")):
+        response = client.get(reverse(CHANGELIST_URL), {"q": term}, follow=True)
+
+        assert list(response.context["cl"].result_list) == [alice]
+        _assert_no_rrn(response.content.decode(), rrn)
+        for url, _status in response.redirect_chain:
+            _assert_no_rrn(url, rrn)
+
+
+def test_search_by_unknown_rrn_finds_nobody(client, teller, alice):
+    """An RRN of no customer lists nobody, not everyone born on that date."""
+    client.force_login(teller)
+    other = alice.rrn_masked[:8] + "999999"  # same birth date and gender digit as alice
+
+    response = client.get(reverse(CHANGELIST_URL), {"q": other}, follow=True)
+
+    assert list(response.context["cl"].result_list) == []
+    _assert_no_rrn(response.content.decode(), other)
+
+
+def test_rrn_lookup_over_post_finds_alice_and_is_audited(client, teller, alice):
+    """The POST lookup box finds alice by RRN, keeps the number out of the URL and logs the lookup."""
+    client.force_login(teller)
+    rrn = rrn_for_age(34, serial="234567")
+
+    response = client.post(reverse("admin:accounts_customer_find_by_rrn"), {"rrn": rrn})
+
+    assert response.status_code == 302
+    _assert_no_rrn(response["Location"], rrn)
+    page = client.get(response["Location"])
+    assert list(page.context["cl"].result_list) == [alice]
+    _assert_no_rrn(page.content.decode(), rrn)
+    event = AuditEvent.objects.get(action="customer.rrn_lookup")
+    assert event.actor == teller
+    assert event.customer_ref == alice.pk
+    assert event.details == {"matches": 1}
+
+
+def test_rrn_lookup_with_malformed_number_reports_it(client, teller):
+    """A malformed number in the lookup box gives an error message and no results page by number."""
+    client.force_login(teller)
+
+    response = client.post(reverse("admin:accounts_customer_find_by_rrn"), {"rrn": "1234"}, follow=True)
+
+    assert response.status_code == 200
+    assert any(m.level_tag == "error" for m in response.context["messages"])
+
+
+def test_search_by_name_phone_and_account_number(client, teller, alice, acme, alice_account):
+    """The search box also finds customers by name, mobile number and account number."""
+    client.force_login(teller)
+    url = reverse(CHANGELIST_URL)
+
+    assert list(client.get(url, {"q": "앨리스"}).context["cl"].result_list) == [alice]
+    assert list(client.get(url, {"q": "010-8642-9753"}).context["cl"].result_list) == [alice]
+    assert list(client.get(url, {"q": alice_account.number_display}).context["cl"].result_list) == [alice]
+    assert list(client.get(url, {"q": acme.brn}).context["cl"].result_list) == [acme]
+
+
+def test_changelist_and_change_page_never_show_the_rrn(client, teller, alice, alice_account):
+    """The list and the customer page show the masked number only, and none of the encrypted columns."""
+    client.force_login(teller)
+    rrn = rrn_for_age(34, serial="234567")
+    alice.refresh_from_db()
+
+    pages = [
+        client.get(reverse(CHANGELIST_URL)),
+        client.get(reverse("admin:accounts_customer_change", args=[alice.pk])),
+        client.get(reverse("admin:accounts_customer_history", args=[alice.pk])),
+    ]
+
+    for page in pages:
+        html = page.content.decode()
+        assert page.status_code == 200
+        assert alice.rrn_masked in html or page is pages[2]
+        _assert_no_rrn(html, rrn)
+        assert alice.rrn_ciphertext not in html
+        assert alice.rrn_index not in html
+        assert not re.search(r"rrn_(ciphertext|index|key_id)", html)
+
+
+def test_change_page_lists_the_customers_accounts(client, teller, alice, alice_account):
+    """The customer page shows the customer's accounts, read-only, with their balances."""
+    client.force_login(teller)
+
+    html = client.get(reverse("admin:accounts_customer_change", args=[alice.pk])).content.decode()
+
+    assert alice_account.number_display in html
+    assert "1,000,000" in html
+
+
+def test_teller_changes_contact_details_through_the_service(client, teller, alice):
+    """Only name, phone and email change; the update is audited with the changed field names only."""
+    client.force_login(teller)
+    url = reverse("admin:accounts_customer_change", args=[alice.pk])
+
+    response = client.post(
+        url, {"name": "김앨리스", "phone": "010 5555 0000", "email": "new@example.com", **_empty_inline()}
+    )
+
+    assert response.status_code == 302
+    alice.refresh_from_db()
+    assert alice.phone == "01055550000"
+    event = AuditEvent.objects.get(action="customer.update_contact")
+    assert event.details == {"fields": ["phone", "email"]}
+    assert event.actor == teller
+
+
+def test_contact_change_with_bad_phone_is_refused_next_to_the_field(client, teller, alice):
+    """A malformed mobile number is shown as an error on the phone field and nothing changes."""
+    client.force_login(teller)
+    url = reverse("admin:accounts_customer_change", args=[alice.pk])
+
+    response = client.post(url, {"name": "김앨리스", "phone": "02-123-4567", "email": "", **_empty_inline()})
+
+    assert response.status_code == 200
+    assert [e.code for e in response.context["adminform"].form.errors.as_data()["phone"]] == ["phone_invalid"]
+    alice.refresh_from_db()
+    assert alice.phone == "01086429753"
+    assert not AuditEvent.objects.filter(action="customer.update_contact").exists()
+
+
+def test_identity_fields_cannot_be_changed_through_the_change_form(client, teller, alice):
+    """Posting kind or solo-cap values to the change form has no effect: they are read-only."""
+    client.force_login(teller)
+    url = reverse("admin:accounts_customer_change", args=[alice.pk])
+
+    client.post(
+        url,
+        {"name": "김앨리스", "phone": "01086429753", "kind": "corporation", "solo_minor_cap": "on", **_empty_inline()},
+    )
+
+    alice.refresh_from_db()
+    assert alice.kind == Customer.Kind.INDIVIDUAL
+    assert alice.solo_minor_cap is False
+
+
+def test_nobody_deletes_customers_in_the_admin(client, manager, alice):
+    """Even a branch manager gets 403 on the delete page and no bulk-delete action."""
+    client.force_login(manager)
+
+    assert client.get(reverse("admin:accounts_customer_delete", args=[alice.pk])).status_code == 403
+    assert client.post(reverse("admin:accounts_customer_delete", args=[alice.pk]), {"post": "yes"}).status_code == 403
+    page = client.get(reverse(CHANGELIST_URL))
+    assert "delete_selected" not in page.content.decode()
+    assert Customer.objects.filter(pk=alice.pk).exists()
+
+
+def test_teller_cannot_lift_the_minor_cap(client, teller, minnie):
+    """The lift-cap page is 403 for a teller and the cap stays."""
+    client.force_login(teller)
+    url = reverse("admin:accounts_customer_lift_minor_cap", args=[minnie.pk])
+
+    assert client.get(url).status_code == 403
+    assert client.post(url, {"id_checked": "on"}).status_code == 403
+    minnie.refresh_from_db()
+    assert minnie.solo_minor_cap is True
+
+
+def test_manager_sees_the_service_refusal_for_a_customer_still_minor(client, manager, minnie):
+    """Lifting the cap on a 16-year-old is refused with the service's message and nothing changes."""
+    client.force_login(manager)
+    url = reverse("admin:accounts_customer_lift_minor_cap", args=[minnie.pk])
+
+    response = client.post(url, {"id_checked": "on"}, HTTP_ACCEPT_LANGUAGE="en")
+
+    assert response.status_code == 200
+    assert [e.code for e in response.context["form"].non_field_errors().as_data()] == ["minor_cap_still_minor"]
+    assert "only be lifted once the customer is an adult" in response.content.decode()
+    minnie.refresh_from_db()
+    assert minnie.solo_minor_cap is True
+
+
+def test_manager_lifts_the_cap_of_a_former_minor(client, manager, teller):
+    """A customer who signed up alone at 17 and is now 18 has the cap lifted by a manager; it is audited."""
+    import time_machine
+
+    from accounts import services
+
+    with time_machine.travel("2020-06-01 12:00 +09:00", tick=False):
+        former = services.customer_create(
+            kind=Customer.Kind.INDIVIDUAL, name="최성년", phone="01033334444", rrn="030101-3123456", actor=teller
+        )
+    assert former.solo_minor_cap is True
+    client.force_login(manager)
+    url = reverse("admin:accounts_customer_lift_minor_cap", args=[former.pk])
+
+    assert client.post(url, {}).status_code == 200  # the ID check must be confirmed
+    response = client.post(url, {"id_checked": "on"})
+
+    assert response.status_code == 302
+    former.refresh_from_db()
+    assert former.solo_minor_cap is False
+    assert AuditEvent.objects.get(action="customer.lift_minor_cap").actor == manager
+
+
+def test_lift_cap_action_reports_refusals_per_customer(client, manager, minnie):
+    """The bulk action shows the service's refusal for a minor and leaves the cap on."""
+    client.force_login(manager)
+
+    response = client.post(
+        reverse(CHANGELIST_URL),
+        {"action": "lift_minor_cap", "_selected_action": [str(minnie.pk)], "index": "0"},
+        follow=True,
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+
+    messages = [str(m) for m in response.context["messages"]]
+    assert any("only be lifted once the customer is an adult" in m for m in messages)
+    minnie.refresh_from_db()
+    assert minnie.solo_minor_cap is True
+
+
+def test_lift_cap_action_is_not_offered_to_a_teller(client, teller, minnie):
+    """A teller's action list has no lift-cap action, and posting it changes nothing."""
+    client.force_login(teller)
+
+    page = client.get(reverse(CHANGELIST_URL))
+    assert 'value="lift_minor_cap"' not in page.content.decode()
+    client.post(
+        reverse(CHANGELIST_URL), {"action": "lift_minor_cap", "_selected_action": [str(minnie.pk)], "index": "0"}
+    )
+    minnie.refresh_from_db()
+    assert minnie.solo_minor_cap is True
+
+
+def _empty_inline() -> dict[str, str]:
+    # The read-only accounts inline still posts its management form.
+    return {
+        "accounts-TOTAL_FORMS": "0",
+        "accounts-INITIAL_FORMS": "0",
+        "accounts-MIN_NUM_FORMS": "0",
+        "accounts-MAX_NUM_FORMS": "0",
+    }
