@@ -6,3 +6,6 @@ class AuditConfig(AppConfig):
     name = "bankportal.audit"
     label = "audit"
     verbose_name = _("Audit trail")
+
+    def ready(self) -> None:
+        from bankportal.audit import signals  # noqa: F401 - connects the sign-in receivers

@@ -97,3 +97,20 @@ def test_audit_verify_succeeds_on_an_intact_chain():
     out = io.StringIO()
     call_command("audit_verify", stdout=out)
     assert "3 events verified" in out.getvalue()
+
+
+def test_sign_in_sign_out_and_failed_sign_in_are_audited(client, teller):
+    from tests.conftest import STAFF_PASSWORD
+
+    client.post("/admin/login/", {"username": "teller", "password": "wrong-password"}, REMOTE_ADDR="198.51.100.7")
+    client.post("/admin/login/", {"username": "teller", "password": STAFF_PASSWORD}, REMOTE_ADDR="198.51.100.7")
+    client.post("/admin/logout/")
+    events = list(AuditEvent.objects.order_by("seq").values_list("action", "actor_label", "channel", "ip"))
+    assert events == [
+        ("auth.login_failed", "system", "admin", "198.51.100.7"),
+        ("auth.login", "teller", "admin", "198.51.100.7"),
+        ("auth.logout", "teller", "admin", "127.0.0.1"),
+    ]
+    failed = AuditEvent.objects.get(action="auth.login_failed")
+    assert failed.details == {"username": "teller"}
+    assert audit_chain_verify().ok

@@ -38,3 +38,9 @@ def test_real_redis_answers(client, requires_redis):
 
 def test_post_is_not_allowed(client):
     assert client.post("/healthz").status_code == 405
+
+
+def test_favicon_points_at_our_logo(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 302
+    assert response["Location"].endswith("images/logo.svg")
