@@ -1,6 +1,6 @@
 """Shared helpers for the staff admin. Imports no app (apps import this).
 
-* ``mask_resident_numbers``: any RRN-shaped run in text becomes ``900101-1******``.
+* ``bankportal.masking`` (used here): any RRN-shaped run in text becomes ``900101-1******``.
 * ``ResidentNumberSafeSearchMixin``: a changelist never echoes a resident registration number
   typed into its search box. Django shows the search term back in the box, in sort, filter
   and pagination links and in ``_changelist_filters`` on every result link, so the only safe
@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from functools import update_wrapper
 from typing import TYPE_CHECKING, Any
@@ -31,18 +30,7 @@ from django.urls import reverse
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-# Six digits (birth date), optional dash or spaces, then the seven digits whose first is the
-# gender/century digit. Looser than the logging filter: staff type spaces too.
-_RESIDENT_NUMBER_RE = re.compile(r"(?<!\d)(\d{6})[\s-]*(\d)\d{6}(?!\d)")
-
-
-def contains_resident_number(text: str) -> bool:
-    return bool(_RESIDENT_NUMBER_RE.search(text or ""))
-
-
-def mask_resident_numbers(text: str) -> str:
-    """``'900101-1234567'`` → ``'900101-1******'``; other text is left as it is."""
-    return _RESIDENT_NUMBER_RE.sub(lambda m: f"{m.group(1)}-{m.group(2)}******", text or "")
+from bankportal.masking import contains_rrn, mask_rrns
 
 
 def changelist_redirect(request: HttpRequest, params: QueryDict) -> HttpResponseRedirect:
@@ -60,13 +48,13 @@ class ResidentNumberSafeSearchMixin:
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         term = request.GET.get(SEARCH_VAR, "")
-        if contains_resident_number(term):
+        if contains_rrn(term):
             return self.resident_number_search_redirect(request, term)
         return super().changelist_view(request, extra_context)  # type: ignore[misc]
 
     def resident_number_search_redirect(self, request: HttpRequest, term: str) -> HttpResponseRedirect:
         params = request.GET.copy()
-        params[SEARCH_VAR] = mask_resident_numbers(term)
+        params[SEARCH_VAR] = mask_rrns(term)
         return changelist_redirect(request, params)
 
 

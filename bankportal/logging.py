@@ -7,14 +7,8 @@ parameters in debug logs and third-party libraries.
 from __future__ import annotations
 
 import logging
-import re
 
-# 6 digits (birth date), optional dash, gender/century digit, 6 more digits.
-RRN_PATTERN = re.compile(r"(?<!\d)(\d{6})-?([0-9])\d{6}(?!\d)")
-
-
-def mask_rrns(text: str) -> str:
-    return RRN_PATTERN.sub(lambda m: f"{m.group(1)}-{m.group(2)}******", text)
+from bankportal.masking import mask_rrns
 
 
 class MaskResidentNumbersFilter(logging.Filter):

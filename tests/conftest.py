@@ -7,9 +7,11 @@ missing server or browser can never pass silently.
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import os
 
 import pytest
+from django.apps import apps as django_apps
 from django.conf import settings as django_settings
 from django.contrib.auth.models import Group
 
@@ -59,6 +61,19 @@ def requires_postgres() -> None:
 def requires_redis() -> None:
     if not django_settings.REDIS_URL:
         pytest.skip("needs Redis (set REDIS_URL)")
+
+
+@pytest.fixture(autouse=True)
+def _reference_data(request: pytest.FixtureRequest) -> None:
+    """Transactional tests (live server, threads) flush the database after each test, which also
+    removes what the data migrations wrote; put the staff groups and internal accounts back."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None or not marker.kwargs.get("transaction"):
+        return
+    request.getfixturevalue("transactional_db")
+    migration = importlib.import_module("accounts.migrations.0002_internal_accounts_and_staff_groups")
+    migration.create_internal_accounts(django_apps, None)
+    migration.create_groups(django_apps, None)
 
 
 @pytest.fixture(autouse=True)

@@ -39,9 +39,9 @@ from bankportal.admin import (
     ReadOnlyAdminMixin,
     ResidentNumberSafeSearchMixin,
     StaffPagesMixin,
-    mask_resident_numbers,
 )
 from bankportal.audit.services import audit_record
+from bankportal.masking import mask_rrns
 
 # --- Customers ---------------------------------------------------------------------------------
 
@@ -156,7 +156,7 @@ class CustomerAdmin(StaffPagesMixin, ResidentNumberSafeSearchMixin, admin.ModelA
         )
         for key in ("p", "e", RRN_HITS_PARAM):
             params.pop(key, None)
-        params[SEARCH_VAR] = mask_resident_numbers(term)
+        params[SEARCH_VAR] = mask_rrns(term)
         # No customer has id 0: "no match" stays an empty list instead of everyone with that birth date.
         params[RRN_HITS_PARAM] = ",".join(str(pk) for pk in hits) or "0"
         return HttpResponseRedirect(f"{self._url('changelist')}?{params.urlencode()}")

@@ -60,10 +60,14 @@ def create_internal_accounts(apps, schema_editor):
 
 def create_groups(apps, schema_editor):
     # Permissions are normally created after all migrations; make sure they exist now.
+    # (create_permissions skips app configs without a models module, as migration states have.)
     for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, verbosity=0, apps=apps)
-        app_config.models_module = None
+        original = getattr(app_config, "models_module", None)
+        app_config.models_module = original or True
+        try:
+            create_permissions(app_config, verbosity=0, apps=apps)
+        finally:
+            app_config.models_module = original
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
     for name, codes in GROUPS.items():

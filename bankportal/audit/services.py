@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from bankportal.audit.chain import GENESIS_HASH, event_hash
 from bankportal.audit.models import AuditChainHead, AuditEvent
-from bankportal.logging import mask_rrns
+from bankportal.masking import mask_rrns
 from bankportal.middleware import current_context
 
 # Keys whose values never belong in the trail, whatever a caller passes.

@@ -11,7 +11,7 @@ from accounts.models import Account
 from accounts.selectors import ledger_problems
 from tests.conftest import ACCOUNT_PASSWORD
 
-pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True), pytest.mark.postgres]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
 
 def _run_together(count: int, work) -> list[object]:

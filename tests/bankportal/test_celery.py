@@ -21,7 +21,7 @@ def test_tasks_run_eagerly_without_redis(alice_account):
     assert audit_verify_task.apply().get()["ok"] is True
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.redis
 def test_task_round_trip_through_redis_broker(requires_redis, settings, alice_account):
     """A worker consumes the task from Redis and reports through the Redis result backend."""

@@ -1,0 +1,74 @@
+"""A teller's counter work in the real staff admin, in Korean: find by RRN, take cash, refuse bad input."""
+
+from __future__ import annotations
+
+import pytest
+
+from accounts import services
+from accounts.models import Account, Journal
+from bankportal.audit.models import AuditEvent
+from tests.conftest import ACCOUNT_PASSWORD, STAFF_PASSWORD
+
+# The live server needs committed data; tests/conftest.py puts the data-migration rows back.
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def _problems(page) -> list[str]:  # type: ignore[no-untyped-def]
+    problems: list[str] = []
+    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    return problems
+
+
+def _login(page, username: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto("/admin/")
+    page.get_by_label("사용자 이름").fill(username)
+    page.get_by_label("비밀번호").fill(STAFF_PASSWORD)
+    page.get_by_role("button", name="로그인").click()
+    page.wait_for_url("**/admin/")
+
+
+def test_teller_finds_customer_by_rrn_and_takes_a_cash_deposit(page, teller, alice, alice_account):
+    problems = _problems(page)
+    rrn = services.customer_rrn(alice)
+    _login(page, "teller")
+    assert page.get_by_role("heading", name="영업점 업무").is_visible()
+
+    page.goto("/admin/accounts/customer/")
+    page.locator("#rrn-lookup").fill(f"{rrn[:6]}-{rrn[6:]}")
+    page.locator("#rrn-lookup-form").get_by_role("button").click()
+    page.wait_for_load_state()
+    # Found, shown masked; the full number is nowhere on the page or in the address bar.
+    assert page.locator("#result_list").get_by_text(alice.rrn_masked).is_visible()
+    assert rrn not in page.content() and rrn[6:] not in page.url and f"{rrn[:6]}-{rrn[6:]}" not in page.content()
+
+    page.goto(f"/admin/accounts/account/{alice_account.pk}/change/")
+    page.get_by_role("link", name="현금 입금", exact=True).click()
+    page.get_by_label("금액").fill("50,000")
+    page.get_by_role("button", name="입금").click()
+    page.wait_for_url(f"**/admin/accounts/account/{alice_account.pk}/change/")
+    assert page.locator(".messagelist").is_visible()
+    assert Account.objects.get(pk=alice_account.pk).balance == 1_050_000
+    assert AuditEvent.objects.filter(action="ledger.cash_deposit", actor=teller, channel="admin").exists()
+    assert problems == []
+
+
+def test_wrong_account_password_is_refused_in_korean_and_counted(page, teller, alice_account):
+    _login(page, "teller")
+    page.goto(f"/admin/accounts/account/{alice_account.pk}/withdraw/")
+    page.get_by_label("금액").fill("10000")
+    page.get_by_label("계좌 비밀번호").fill("0000" if ACCOUNT_PASSWORD != "0000" else "1111")
+    page.get_by_role("button", name="출금").click()
+    page.wait_for_load_state()
+    assert page.get_by_text("계좌 비밀번호가 틀렸습니다").first.is_visible()
+    alice_account.refresh_from_db()
+    assert alice_account.balance == 1_000_000 and alice_account.password_failures == 1
+    assert not Journal.objects.filter(kind=Journal.Kind.CASH_WITHDRAWAL).exists()
+
+
+def test_teller_cannot_open_the_reversal_page(page, teller, alice_account):
+    journal = Journal.objects.filter(entries__account=alice_account).first()
+    _login(page, "teller")
+    response = page.goto(f"/admin/accounts/journal/{journal.pk}/reverse/")
+    assert response is not None and response.status == 403
+    assert not Journal.objects.filter(kind=Journal.Kind.REVERSAL).exists()
