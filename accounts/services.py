@@ -236,6 +236,7 @@ def customer_update_contact(*, customer: Customer, name: str, phone: str, email:
         errors["phone"] = exc
     if errors:
         raise ValidationError(errors)
+    # Lock so two tellers editing at once cannot both compute "changed" from the same old row.
     locked = Customer.objects.select_for_update().get(pk=customer.pk)
     changed = [
         field
@@ -259,6 +260,7 @@ def customer_update_contact(*, customer: Customer, name: str, phone: str, email:
 def customer_lift_minor_cap(*, customer: Customer, actor: User) -> Customer:
     """Lift the cap on a former minor who signed up alone, after the branch has checked their ID."""
     _require_perm(actor, "accounts.lift_minor_cap")
+    # Lock so a double-submitted lift writes one audit event, not two.
     locked = Customer.objects.select_for_update().get(pk=customer.pk)
     if not locked.solo_minor_cap:
         raise ValidationError(ERR_MINOR_CAP_NOT_SET, code="minor_cap_not_set")
@@ -279,6 +281,7 @@ def customer_rrn_reencrypt(*, batch_size: int = 500) -> int:
     total = 0
     while True:
         with transaction.atomic():
+            # Lock the batch so two runs at once never rewrite the same rows from stale copies.
             batch = list(
                 Customer.objects.select_for_update()
                 .exclude(rrn_ciphertext="")
@@ -359,6 +362,7 @@ def account_password_reset(*, account: Account, new_password: str, actor: User) 
     """Set a new password at the branch after an ID check; clears the failure count and lock."""
     _require_perm(actor, "accounts.reset_account_password")
     validate_account_password(new_password)
+    # Lock so a wrong entry counted at this moment cannot re-lock the account after the reset.
     locked = Account.objects.select_for_update().get(pk=account.pk)
     was_locked = locked.password_locked_at is not None
     locked.password_hash = make_password(new_password)

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import LedgerEntry, User
 from accounts.money import format_won
+from bankportal.audit.services import audit_record
 
 RECENT_ENTRIES = 20
 MINOR_CAP_NOTICE = _("A minor who signs up alone is capped at 1,000,000 won per transfer and 3,000,000 won a day.")
@@ -59,3 +60,12 @@ def entry_rows(entries: Iterable[LedgerEntry], *, admin_site_name: str) -> list[
 
 def digits_only(term: str) -> str:
     return re.sub(r"[\s-]", "", term or "")
+
+
+def record_personal_data_view(request: HttpRequest, *, action: str, obj: Any, customer_id: int | None) -> None:
+    """Access record (개인정보 접속기록): which staff member opened whose data, when and from where.
+
+    Only a page actually shown counts, so call it after the permission check and for GET only.
+    """
+    if request.method == "GET":
+        audit_record(action=action, actor=staff_user(request), customer_id=customer_id, obj=obj)

@@ -23,6 +23,7 @@ from accounts.admin.common import (
     _MASKED_RRN_RE,
     MINOR_CAP_NOTICE,
     RRN_HITS_PARAM,
+    record_personal_data_view,
     staff_user,
     won,
 )
@@ -231,6 +232,8 @@ class CustomerAdmin(StaffPagesMixin, ResidentNumberSafeSearchMixin, admin.ModelA
             )
             extra["can_lift_minor_cap"] = customer.solo_minor_cap and self.has_lift_minor_cap_permission(request)
             extra["lift_minor_cap_url"] = self._url("lift_minor_cap", customer.pk)
+            if self.has_view_or_change_permission(request, customer):
+                record_personal_data_view(request, action="customer.view", obj=customer, customer_id=customer.pk)
         return super().change_view(request, object_id, form_url, extra)
 
     # Minor sign-up cap ----------------------------------------------------------------------

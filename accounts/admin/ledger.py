@@ -20,6 +20,7 @@ from accounts.admin.common import (
     digits_only,
     entry_holder,
     entry_rows,
+    record_personal_data_view,
     signed_won,
     staff_user,
     won,
@@ -164,6 +165,8 @@ class AccountAdmin(StaffPagesMixin, ResidentNumberSafeSearchMixin, admin.ModelAd
                 withdrawal_url=self._url("cash_withdrawal", account.pk),
                 password_reset_url=self._url("password_reset", account.pk),
             )
+            if is_customer and self.has_view_or_change_permission(request, account):
+                record_personal_data_view(request, action="account.view", obj=account, customer_id=account.holder_id)
         return super().change_view(request, object_id, form_url, extra)
 
     def _summary(self, account: Account) -> list[tuple[Label, Any]]:

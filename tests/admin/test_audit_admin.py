@@ -60,3 +60,30 @@ def test_audit_page_of_a_customer_event_has_no_resident_number(client, teller, a
 
     assert rrn not in html
     assert rrn.replace("-", "") not in html
+
+
+def test_opening_a_customer_or_account_page_leaves_an_access_record(client, teller, alice, alice_account):
+    """Staff access to personal and account data is recorded: who, whose, from where."""
+    client.force_login(teller)
+    client.get(reverse("admin:accounts_customer_change", args=[alice.pk]), REMOTE_ADDR="10.1.2.3")
+    client.get(reverse("admin:accounts_account_change", args=[alice_account.pk]), REMOTE_ADDR="10.1.2.3")
+    views = list(
+        AuditEvent.objects.filter(action__in=["customer.view", "account.view"])
+        .order_by("seq")
+        .values_list("action", "actor_label", "customer_ref", "ip", "channel")
+    )
+    assert views == [
+        ("customer.view", "teller", alice.pk, "10.1.2.3", "admin"),
+        ("account.view", "teller", alice.pk, "10.1.2.3", "admin"),
+    ]
+
+
+def test_refused_or_missing_pages_leave_no_access_record(client, alice, alice_account):
+    """A staff member without the view permission is refused, and nothing claims they saw the data."""
+    from accounts.models import User
+
+    outsider = User.objects.create_user(username="outsider", password="x-Outsider-2026", is_staff=True)
+    client.force_login(outsider)
+    response = client.get(reverse("admin:accounts_customer_change", args=[alice.pk]))
+    assert response.status_code in (302, 403)
+    assert not AuditEvent.objects.filter(action="customer.view").exists()

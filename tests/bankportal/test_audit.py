@@ -114,3 +114,25 @@ def test_sign_in_sign_out_and_failed_sign_in_are_audited(client, teller):
     failed = AuditEvent.objects.get(action="auth.login_failed")
     assert failed.details == {"username": "teller"}
     assert audit_chain_verify().ok
+
+
+def test_audit_verify_reports_a_deleted_chain_head():
+    _three_events()
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM audit_auditchainhead")
+    report = audit_chain_verify()
+    assert not report.ok and report.reason == "chain head row is missing"
+
+
+def test_events_appended_during_a_walk_are_not_a_broken_tail(monkeypatch):
+    """The walk covers the chain as the head stood when it began; later events wait for the next run."""
+    _three_events()
+    original_iterator = AuditEvent.objects.none().__class__.iterator
+
+    def iterator_then_append(self, *args, **kwargs):
+        yield from original_iterator(self, *args, **kwargs)
+        audit_record(action="test.concurrent")  # another writer commits just as the walk ends
+
+    monkeypatch.setattr(AuditEvent.objects.none().__class__, "iterator", iterator_then_append)
+    report = audit_chain_verify()
+    assert report.ok and report.checked == 3
