@@ -7,7 +7,9 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
+from django.contrib.auth.admin import GroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
@@ -99,3 +101,35 @@ class UserAdmin(DjangoUserAdmin):
             if user.password != before:
                 audit_record(action="staff_user.password_set", actor=staff_user(request), obj=user)
         return response
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class AuditedGroupAdmin(GroupAdmin):
+    """Staff groups (Teller, Branch manager): a change of what a role may do is itself audited."""
+
+    def has_delete_permission(self, request: HttpRequest, obj: Group | None = None) -> bool:
+        return False
+
+    def save_related(self, request: HttpRequest, form: forms.ModelForm, formsets: Any, change: bool) -> None:
+        def codes() -> set[str]:
+            return {
+                f"{app}.{codename}"
+                for app, codename in form.instance.permissions.values_list("content_type__app_label", "codename")
+            }
+
+        before = codes() if change else set()
+        super().save_related(request, form, formsets, change)
+        after = codes()
+        audit_record(
+            action="staff_group.change" if change else "staff_group.create",
+            actor=staff_user(request),
+            obj=form.instance,
+            details={
+                "group": form.instance.name,
+                "added": sorted(after - before),
+                "removed": sorted(before - after),
+            },
+        )

@@ -87,3 +87,23 @@ def test_refused_or_missing_pages_leave_no_access_record(client, alice, alice_ac
     response = client.get(reverse("admin:accounts_customer_change", args=[alice.pk]))
     assert response.status_code in (302, 403)
     assert not AuditEvent.objects.filter(action="customer.view").exists()
+
+
+def test_changing_a_staff_groups_permissions_is_audited(client, teller):
+    """A superuser giving tellers the reversal permission leaves a record of exactly that."""
+    from django.contrib.auth.models import Group, Permission
+
+    from accounts.models import User
+
+    root = User.objects.create_superuser(username="root", password="Root-pass-2026!x")
+    client.force_login(root)
+    group = Group.objects.get(name="Teller")
+    reverse_perm = Permission.objects.get(codename="reverse_journal")
+    permissions = [*group.permissions.values_list("pk", flat=True), reverse_perm.pk]
+    response = client.post(
+        reverse("admin:auth_group_change", args=[group.pk]), {"name": "Teller", "permissions": permissions}
+    )
+    assert response.status_code == 302
+    event = AuditEvent.objects.get(action="staff_group.change")
+    assert event.details == {"group": "Teller", "added": ["accounts.reverse_journal"], "removed": []}
+    assert event.actor == root
