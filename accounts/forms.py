@@ -8,7 +8,6 @@ with ``add_service_error`` so each message appears next to its field.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import Any, cast
 
 from django import forms
@@ -21,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts import services
 from accounts.idnumbers import InvalidNumber, normalise_rrn
 from accounts.models import Account, Customer, DepositProduct
+from bankportal.forms import add_service_error  # noqa: F401 - re-exported for the admin
 
 MAX_CASH_AMOUNT = 999_999_999_999  # under a trillion won: far above any counter transaction, far below BigInteger
 
@@ -28,20 +28,6 @@ ERR_PASSWORDS_DIFFER = _("The two passwords do not match.")
 ERR_PASSWORD_DIGITS = _("Enter exactly 4 digits.")
 ERR_AMOUNT_WHOLE_WON = _("Enter a whole number of won, e.g. 50,000.")
 ERR_ID_CHECK = _("Confirm that you have checked the customer's ID document.")
-
-
-def add_service_error(form: forms.Form, exc: ValidationError, field_by_code: Mapping[str, str] | None = None) -> None:
-    """Attach a service's ``ValidationError`` to ``form``: by field name, or by error code.
-
-    Errors for a field the form does not have become form-wide errors rather than crashing.
-    """
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-        return
-    for error in exc.error_list:
-        target = (field_by_code or {}).get(error.code or "")
-        form.add_error(target if target in form.fields else None, error)
 
 
 class StaffForm(forms.Form):

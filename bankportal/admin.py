@@ -17,11 +17,11 @@ from functools import update_wrapper
 from typing import TYPE_CHECKING, Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import SEARCH_VAR
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.db.models import Model
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
@@ -30,6 +30,7 @@ from django.urls import reverse
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from bankportal.forms import add_service_error
 from bankportal.masking import contains_rrn, mask_rrns
 
 
@@ -143,6 +144,45 @@ class StaffPagesMixin(_ModelAdmin):
         }
         request.current_app = self.admin_site.name
         return TemplateResponse(request, self.staff_form_template, context)
+
+    def staff_task_view(
+        self,
+        request: HttpRequest,
+        *,
+        obj: Model,
+        form_class: type[forms.Form],
+        perform: Callable[[dict[str, Any]], Any],
+        success_message: Callable[[Any, dict[str, Any]], str],
+        title: Label,
+        submit_label: Label,
+        summary: Sequence[tuple[Label, Any]] | Callable[[], Sequence[tuple[Label, Any]]] = (),
+        entries: Sequence[dict[str, Any]] = (),
+    ) -> HttpResponse:
+        """One branch task on ``obj``: on a valid POST call ``perform`` (a service) with the cleaned
+        data. A refusal goes back onto the form next to its field (the form's ``FIELD_BY_CODE``);
+        success redirects to the record with ``success_message(result, data)``.
+
+        Adds no transaction of its own: services decide (a wrong account password must stay counted).
+        A callable ``summary`` is evaluated at render time, so it shows the record after the attempt.
+        """
+        form = form_class(request.POST) if request.method == "POST" else form_class()
+        if request.method == "POST" and form.is_valid():
+            try:
+                result = perform(form.cleaned_data)
+            except ValidationError as exc:
+                add_service_error(form, exc, getattr(form, "FIELD_BY_CODE", None))
+            else:
+                self.message_user(request, success_message(result, form.cleaned_data), messages.SUCCESS)  # type: ignore[attr-defined]
+                return HttpResponseRedirect(self._url("change", obj.pk))
+        return self.render_staff_form(
+            request,
+            obj=obj,
+            form=form,
+            title=title,
+            submit_label=submit_label,
+            summary=summary() if callable(summary) else summary,
+            entries=entries,
+        )
 
     def render_add_form(
         self, request: HttpRequest, form: forms.Form, fieldsets: Any, title: Label, form_url: str = ""

@@ -260,23 +260,14 @@ class CustomerAdmin(StaffPagesMixin, ResidentNumberSafeSearchMixin, admin.ModelA
         if not self.has_lift_minor_cap_permission(request):
             raise PermissionDenied
         customer = self._get_viewable(request, object_id)
-        form = MinorCapLiftForm(request.POST) if request.method == "POST" else MinorCapLiftForm()
-        if request.method == "POST" and form.is_valid():
-            try:
-                services.customer_lift_minor_cap(customer=customer, actor=staff_user(request))
-            except ValidationError as exc:
-                add_service_error(form, exc)
-            else:
-                self.message_user(
-                    request,
-                    _("The minor sign-up cap on %(customer)s was lifted.") % {"customer": customer},
-                    messages.SUCCESS,
-                )
-                return HttpResponseRedirect(self._url("change", customer.pk))
-        return self.render_staff_form(
+        return self.staff_task_view(
             request,
             obj=customer,
-            form=form,
+            form_class=MinorCapLiftForm,
+            perform=lambda _data: services.customer_lift_minor_cap(customer=customer, actor=staff_user(request)),
+            success_message=lambda _customer, _data: (
+                _("The minor sign-up cap on %(customer)s was lifted.") % {"customer": customer}
+            ),
             title=_("Lift minor sign-up cap"),
             submit_label=_("Lift the cap"),
             summary=[

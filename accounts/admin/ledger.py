@@ -187,96 +187,76 @@ class AccountAdmin(StaffPagesMixin, ResidentNumberSafeSearchMixin, admin.ModelAd
     def cash_deposit_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         self._require_perm(request, "accounts.take_cash")
         account = self._get_viewable(request, object_id)
-        form = CashDepositForm(request.POST) if request.method == "POST" else CashDepositForm()
-        if request.method == "POST" and form.is_valid():
-            amount = form.cleaned_data["amount"]
-            try:
-                services.cash_deposit(
-                    account=account, amount=amount, actor=staff_user(request), memo=form.cleaned_data["memo"]
-                )
-            except ValidationError as exc:
-                add_service_error(form, exc, form.FIELD_BY_CODE)
-            else:
-                account.refresh_from_db(fields=["balance"])
-                self.message_user(
-                    request,
-                    _("Deposited %(amount)s to %(number)s. Balance: %(balance)s.")
-                    % {"amount": won(amount), "number": account.number_display, "balance": won(account.balance)},
-                    messages.SUCCESS,
-                )
-                return HttpResponseRedirect(self._url("change", account.pk))
-        return self.render_staff_form(
+
+        def perform(data: dict[str, Any]) -> object:
+            return services.cash_deposit(
+                account=account, amount=data["amount"], actor=staff_user(request), memo=data["memo"]
+            )
+
+        return self.staff_task_view(
             request,
             obj=account,
-            form=form,
+            form_class=CashDepositForm,
+            perform=perform,
+            success_message=lambda _journal, data: self._cash_message(
+                _("Deposited %(amount)s to %(number)s. Balance: %(balance)s."), account, data["amount"]
+            ),
             title=_("Cash deposit"),
             submit_label=_("Deposit"),
-            summary=self._summary(account),
+            summary=lambda: self._summary(account),
         )
 
     @method_decorator(sensitive_post_parameters("password"))
     def cash_withdrawal_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         self._require_perm(request, "accounts.take_cash")
         account = self._get_viewable(request, object_id)
-        form = CashWithdrawalForm(request.POST) if request.method == "POST" else CashWithdrawalForm()
-        if request.method == "POST" and form.is_valid():
-            amount = form.cleaned_data["amount"]
-            # Deliberately no transaction.atomic here: cash_withdrawal commits the password-failure
+
+        def perform(data: dict[str, Any]) -> object:
+            # staff_task_view adds no transaction: cash_withdrawal commits the password-failure
             # count on its own, so a wrong password still counts when the withdrawal is refused.
-            try:
-                services.cash_withdrawal(
-                    account=account,
-                    amount=amount,
-                    password=form.cleaned_data["password"],
-                    actor=staff_user(request),
-                    memo=form.cleaned_data["memo"],
-                )
-            except ValidationError as exc:
-                add_service_error(form, exc, form.FIELD_BY_CODE)
-            else:
-                account.refresh_from_db(fields=["balance"])
-                self.message_user(
-                    request,
-                    _("Paid out %(amount)s from %(number)s. Balance: %(balance)s.")
-                    % {"amount": won(amount), "number": account.number_display, "balance": won(account.balance)},
-                    messages.SUCCESS,
-                )
-                return HttpResponseRedirect(self._url("change", account.pk))
-        return self.render_staff_form(
+            return services.cash_withdrawal(
+                account=account,
+                amount=data["amount"],
+                password=data["password"],
+                actor=staff_user(request),
+                memo=data["memo"],
+            )
+
+        return self.staff_task_view(
             request,
             obj=account,
-            form=form,
+            form_class=CashWithdrawalForm,
+            perform=perform,
+            success_message=lambda _journal, data: self._cash_message(
+                _("Paid out %(amount)s from %(number)s. Balance: %(balance)s."), account, data["amount"]
+            ),
             title=_("Cash withdrawal"),
             submit_label=_("Withdraw"),
-            summary=self._summary(account),
+            summary=lambda: self._summary(account),
         )
+
+    @staticmethod
+    def _cash_message(template: Any, account: Account, amount: int) -> str:
+        account.refresh_from_db(fields=["balance"])
+        return template % {"amount": won(amount), "number": account.number_display, "balance": won(account.balance)}
 
     @method_decorator(sensitive_post_parameters("new_password1", "new_password2"))
     def password_reset_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         self._require_perm(request, "accounts.reset_account_password")
         account = self._get_viewable(request, object_id)
-        form = AccountPasswordResetForm(request.POST) if request.method == "POST" else AccountPasswordResetForm()
-        if request.method == "POST" and form.is_valid():
-            try:
-                services.account_password_reset(
-                    account=account, new_password=form.cleaned_data["new_password1"], actor=staff_user(request)
-                )
-            except ValidationError as exc:
-                add_service_error(form, exc, form.FIELD_BY_CODE)
-            else:
-                self.message_user(
-                    request,
-                    _("The password of %(number)s was reset and unlocked.") % {"number": account.number_display},
-                    messages.SUCCESS,
-                )
-                return HttpResponseRedirect(self._url("change", account.pk))
-        return self.render_staff_form(
+        return self.staff_task_view(
             request,
             obj=account,
-            form=form,
+            form_class=AccountPasswordResetForm,
+            perform=lambda data: services.account_password_reset(
+                account=account, new_password=data["new_password1"], actor=staff_user(request)
+            ),
+            success_message=lambda _account, _data: (
+                _("The password of %(number)s was reset and unlocked.") % {"number": account.number_display}
+            ),
             title=_("Reset account password"),
             submit_label=_("Reset password"),
-            summary=self._summary(account),
+            summary=lambda: self._summary(account),
         )
 
     def get_urls(self) -> list[URLPattern]:
@@ -378,25 +358,16 @@ class JournalAdmin(StaffPagesMixin, ResidentNumberSafeSearchMixin, ReadOnlyAdmin
     def reverse_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         self._require_perm(request, "accounts.reverse_journal")
         journal = self._get_viewable(request, object_id)
-        form = JournalReverseForm(request.POST) if request.method == "POST" else JournalReverseForm()
-        if request.method == "POST" and form.is_valid():
-            try:
-                reversal = services.journal_reverse(
-                    journal=journal, reason=form.cleaned_data["reason"], actor=staff_user(request)
-                )
-            except ValidationError as exc:
-                add_service_error(form, exc, form.FIELD_BY_CODE)
-            else:
-                self.message_user(
-                    request,
-                    _("Journal %(journal)s was reversed by %(reversal)s.") % {"journal": journal, "reversal": reversal},
-                    messages.SUCCESS,
-                )
-                return HttpResponseRedirect(self._url("change", journal.pk))
-        return self.render_staff_form(
+        return self.staff_task_view(
             request,
             obj=journal,
-            form=form,
+            form_class=JournalReverseForm,
+            perform=lambda data: services.journal_reverse(
+                journal=journal, reason=data["reason"], actor=staff_user(request)
+            ),
+            success_message=lambda reversal, _data: (
+                _("Journal %(journal)s was reversed by %(reversal)s.") % {"journal": journal, "reversal": reversal}
+            ),
             title=_("Reverse journal"),
             submit_label=_("Post the reversal"),
             summary=[
