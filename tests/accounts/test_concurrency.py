@@ -9,6 +9,7 @@ from django.db import connection
 from accounts import services
 from accounts.models import Account
 from accounts.selectors import ledger_problems
+from bankportal.audit.services import audit_chain_verify
 from tests.conftest import ACCOUNT_PASSWORD
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
@@ -48,6 +49,8 @@ def test_concurrent_withdrawals_never_overdraw(requires_postgres, alice_account,
     assert len(refused) == 2 and all(r.code == "insufficient_funds" for r in refused)
     assert Account.objects.get(pk=alice_account.pk).balance == 200_000
     assert ledger_problems() == []
+    # Every refusal and payout was audited, and the chain stayed one unbroken line.
+    assert audit_chain_verify().ok
 
 
 def test_concurrent_wrong_passwords_are_all_counted(requires_postgres, alice_account):
@@ -63,3 +66,4 @@ def test_concurrent_account_openings_get_distinct_numbers(requires_postgres, ali
     )
     numbers = {r.number for r in results if isinstance(r, Account)}
     assert len(numbers) == 6, results
+    assert audit_chain_verify().ok
