@@ -12,6 +12,7 @@ from django.db import transaction
 from accounts import services
 from accounts.idnumbers import brn_check_digit, format_brn
 from accounts.models import Customer, DepositProduct, User
+from bankportal.content.models import FaqEntry, Notice
 from bankportal.middleware import RequestContext, use_context
 from bankportal.timeutil import kst_today
 
@@ -58,6 +59,96 @@ PRODUCTS = [
 ]
 
 
+NOTICES = [
+    {
+        "title_ko": "다솜은행 인터넷뱅킹 서비스를 시작합니다",
+        "title_en": "Dasom Bank internet banking is open",
+        "body_ko": (
+            "예금상품 안내, 공지사항, 자주 묻는 질문을 지금 바로 이용하실 수 있습니다.\n"
+            "인터넷뱅킹 약정과 인증서 발급 기능은 순차적으로 제공됩니다."
+        ),
+        "body_en": (
+            "Deposit products, notices and answers to common questions are available now.\n"
+            "E-banking agreements and certificates follow step by step."
+        ),
+        "is_pinned": True,
+    },
+    {
+        "title_ko": "전자금융사기 예방 안내",
+        "title_en": "Protect yourself from e-finance fraud",
+        "body_ko": (
+            "은행은 전화나 문자로 보안카드 번호 전체나 비밀번호를 묻지 않습니다.\n"
+            "인증서, 보안카드, OTP를 잃어버렸다면 즉시 고객센터로 신고해 주세요."
+        ),
+        "body_en": (
+            "The bank never asks for every security card code or a password by phone or text.\n"
+            "If a certificate, security card or OTP is lost, report it to the call centre at once."
+        ),
+        "is_pinned": False,
+    },
+]
+
+FAQS = [
+    {
+        "category": FaqEntry.Category.BANKING,
+        "question_ko": "인터넷뱅킹은 어떻게 신청하나요?",
+        "question_en": "How do I sign up for internet banking?",
+        "answer_ko": (
+            "신분증을 가지고 영업점에서 전자금융 약정을 하신 뒤, 신청일을 포함해 5일 안에 "
+            "인터넷으로 이용 등록을 마치셔야 합니다. 기한이 지나면 영업점에서 다시 신청해야 합니다."
+        ),
+        "answer_en": (
+            "Sign the e-banking agreement at a branch with your ID, then register online within 5 days "
+            "counting the day you applied. After that the application lapses and you apply again at a branch."
+        ),
+        "display_order": 1,
+    },
+    {
+        "category": FaqEntry.Category.BANKING,
+        "question_ko": "인터넷뱅킹이 일시정지되었어요.",
+        "question_en": "My internet banking has been suspended.",
+        "answer_ko": (
+            "12개월 동안 이용하지 않았거나 비밀번호 등을 5회 연속 잘못 입력하면 자동으로 정지됩니다. "
+            "보안센터에서 인증서와 보안매체로 해제하거나, 신분증을 가지고 영업점을 방문해 주세요."
+        ),
+        "answer_en": (
+            "Banking is suspended automatically after 12 months without use or 5 wrong entries in a row. "
+            "Release it in the security centre with your certificate and security medium, or at a branch with your ID."
+        ),
+        "display_order": 2,
+    },
+    {
+        "category": FaqEntry.Category.CERTIFICATE,
+        "question_ko": "공동인증서와 금융인증서는 무엇이 다른가요?",
+        "question_en": "What is the difference between a joint and a financial certificate?",
+        "answer_ko": (
+            "공동인증서는 PC나 USB에 보관하며 1년마다 갱신합니다. 금융인증서는 금융결제원 클라우드에 "
+            "보관되어 어느 기기에서나 6자리 PIN으로 쓸 수 있고 유효기간은 3년입니다."
+        ),
+        "answer_en": (
+            "A joint certificate is kept on your PC or a USB drive and renewed every year. A financial "
+            "certificate stays in the clearing house's cloud, works on any device with a 6-digit PIN and lasts 3 years."
+        ),
+        "display_order": 1,
+    },
+    {
+        "category": FaqEntry.Category.SECURITY,
+        "question_ko": "보안카드와 OTP의 이체한도는 어떻게 다른가요?",
+        "question_en": "How do transfer limits differ between a security card and an OTP?",
+        "answer_ko": (
+            "개인 고객 기준 보안카드(일반등급)는 1회 1천만원, 1일 5천만원, OTP(안전등급)는 1회 1억원, "
+            "1일 5억원까지 이체할 수 있습니다. 한도는 이 범위 안에서 직접 정할 수 있습니다."
+        ),
+        "answer_en": (
+            "For individuals, a security card (general tier) allows 10 million won a transfer and 50 million a day; "
+            "an OTP (safe tier) allows 100 million a transfer and 500 million a day. "
+            "You set your own limits within these."
+        ),
+        "display_order": 1,
+    },
+]
+
+
 def _rrn_for(birth: dt.date, gender_female: bool, serial: str) -> str:
     century = birth.year // 100 * 100
     digit = {1900: ("1", "2"), 2000: ("3", "4")}[century][1 if gender_female else 0]
@@ -68,7 +159,7 @@ class Command(BaseCommand):
     help = (
         "Create the demo personas: an adult customer, a minor (16) who signed up alone and so is capped at "
         "1,000,000 won per transfer and 3,000,000 won a day, a corporate customer, a teller and a branch "
-        "manager, plus deposit products. Idempotent: existing personas are left as they are."
+        "manager, plus deposit products, notices and FAQ entries. Idempotent: existing rows are left as they are."
     )
 
     def add_arguments(self, parser):  # type: ignore[no-untyped-def]
@@ -92,6 +183,10 @@ class Command(BaseCommand):
     def _seed(self) -> list[tuple[str, str, str, str]]:
         for spec in PRODUCTS:
             DepositProduct.objects.update_or_create(code=spec["code"], defaults=spec)
+        for notice in NOTICES:
+            Notice.objects.get_or_create(title_ko=notice["title_ko"], defaults=notice)
+        for faq in FAQS:
+            FaqEntry.objects.get_or_create(question_ko=faq["question_ko"], defaults=faq)
         demand = DepositProduct.objects.get(code="01")
         installment = DepositProduct.objects.get(code="03")
 
