@@ -54,7 +54,7 @@ def _is_postgres() -> bool:
 @pytest.fixture
 def requires_postgres() -> None:
     if not _is_postgres():
-        pytest.skip("needs PostgreSQL (set DATABASE_URL): SQLite has no row-level locks")
+        pytest.skip("needs PostgreSQL (set DATABASE_URL)")
 
 
 @pytest.fixture

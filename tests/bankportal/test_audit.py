@@ -4,13 +4,22 @@ import io
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 
 from bankportal.audit.models import AppendOnlyError, AuditChainHead, AuditEvent
 from bankportal.audit.services import audit_chain_verify, audit_record
 from bankportal.middleware import RequestContext, use_context
 
 pytestmark = pytest.mark.django_db
+
+
+def _tamper(sql: str, params: list) -> None:
+    """Edit the table as a privileged intruder would: on PostgreSQL a superuser session that skips
+    triggers (for this transaction only), so the append-only trigger does not fire."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL session_replication_role = replica")
+        cursor.execute(sql, params)
 
 
 def _three_events(actor=None):
@@ -67,27 +76,23 @@ def test_models_refuse_update_and_delete():
 
 def test_audit_verify_reports_an_edited_row():
     events = _three_events()
-    with connection.cursor() as cursor:
-        cursor.execute("UPDATE audit_auditevent SET action = %s WHERE id = %s", ["test.forged", events[1].pk])
+    _tamper("UPDATE audit_auditevent SET action = %s WHERE id = %s", ["test.forged", events[1].pk])
     with pytest.raises(CommandError, match=r"broken at event #2: content does not match"):
         call_command("audit_verify")
 
 
 def test_audit_verify_reports_a_relinked_row():
     events = _three_events()
-    with connection.cursor() as cursor:
-        cursor.execute("UPDATE audit_auditevent SET prev_hash = %s WHERE id = %s", ["f" * 64, events[2].pk])
+    _tamper("UPDATE audit_auditevent SET prev_hash = %s WHERE id = %s", ["f" * 64, events[2].pk])
     report = audit_chain_verify()
     assert (report.broken_seq, report.checked) == (3, 2)
 
 
 def test_audit_verify_reports_a_deleted_row():
     events = _three_events()
-    with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM audit_auditevent WHERE id = %s", [events[1].pk])
+    _tamper("DELETE FROM audit_auditevent WHERE id = %s", [events[1].pk])
     assert audit_chain_verify().broken_seq == 2
-    with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM audit_auditevent WHERE id = %s", [events[2].pk])
+    _tamper("DELETE FROM audit_auditevent WHERE id = %s", [events[2].pk])
     report = audit_chain_verify()  # the tail was cut: the head row still remembers three events
     assert not report.ok and "rows removed" in report.reason
 
@@ -136,3 +141,16 @@ def test_events_appended_during_a_walk_are_not_a_broken_tail(monkeypatch):
     monkeypatch.setattr(AuditEvent.objects.none().__class__, "iterator", iterator_then_append)
     report = audit_chain_verify()
     assert report.ok and report.checked == 3
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "sql", ["UPDATE audit_auditevent SET action = 'forged' WHERE seq = 1", "DELETE FROM audit_auditevent WHERE seq = 1"]
+)
+def test_postgresql_refuses_raw_updates_and_deletes(requires_postgres, sql):
+    """Even raw SQL from the application's own role cannot rewrite or remove an event."""
+    _three_events()
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql)
+    assert AuditEvent.objects.filter(seq=1).exclude(action="forged").exists()
+    assert audit_chain_verify().ok
