@@ -40,7 +40,7 @@ def customer_search(term: str, queryset: QuerySet[Customer] | None = None) -> Qu
 
 
 def deposit_products_on_sale() -> QuerySet[DepositProduct]:
-    return DepositProduct.objects.filter(is_active=True)
+    return DepositProduct.objects.filter(is_active=True).order_by("display_order", "code")
 
 
 def customer_accounts(customer: Customer) -> QuerySet[Account]:

@@ -11,14 +11,13 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
-from accounts.models import DepositProduct
+from accounts.selectors import deposit_products_on_sale
 
 
 @require_safe
 def products(request: HttpRequest) -> HttpResponse:
     """Deposit products on sale, in display order."""
-    on_sale = DepositProduct.objects.filter(is_active=True).order_by("display_order", "code")
-    return render(request, "accounts/products.html", {"products": on_sale})
+    return render(request, "accounts/products.html", {"products": deposit_products_on_sale()})
 
 
 class LoginView(auth_views.LoginView):
