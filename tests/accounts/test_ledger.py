@@ -163,6 +163,9 @@ def test_ledger_verify_catches_a_tampered_balance(alice_account):
 def test_ledger_verify_catches_an_unbalanced_journal(alice_account):
     entry = LedgerEntry.objects.filter(account=alice_account).first()
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # A superuser session skipping triggers: the append-only trigger would refuse otherwise.
+            cursor.execute("SET LOCAL session_replication_role = replica")
         cursor.execute("DELETE FROM accounts_ledgerentry WHERE id = %s", [entry.pk])
     kinds = {p.kind for p in ledger_problems()}
     assert kinds == {"balance_mismatch", "unbalanced_journal"}
@@ -184,4 +187,23 @@ def test_any_sequence_of_cash_operations_keeps_the_ledger_balanced(alice_account
             except ValidationError as exc:
                 assert exc.code == "insufficient_funds" and amount > expected
         assert _balance(alice_account) == expected >= 0
+    assert ledger_problems() == []
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE accounts_ledgerentry SET amount = amount + 1",
+        "DELETE FROM accounts_ledgerentry",
+        "UPDATE accounts_journal SET memo = 'edited'",
+        "DELETE FROM accounts_journal",
+    ],
+)
+def test_postgresql_refuses_edits_to_posted_history(requires_postgres, alice_account, sql):
+    """History is corrected by reversal journals; raw SQL cannot rewrite or remove postings."""
+    from django.db import DatabaseError
+
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql)
     assert ledger_problems() == []
