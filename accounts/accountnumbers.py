@@ -52,9 +52,5 @@ def normalise(value: str) -> str:
     return digits
 
 
-def looks_like(value: str) -> bool:
-    return bool(_NUMBER_RE.match((value or "").strip().replace(" ", "")))
-
-
 def display(digits: str) -> str:
     return f"{digits[:3]}-{digits[3:5]}-{digits[5:11]}-{digits[11]}"

@@ -47,14 +47,6 @@ class Rrn:
     def birth_date(self) -> dt.date:
         return rrn_birth_date(self.digits)
 
-    @property
-    def masked(self) -> str:
-        return mask_rrn(self.digits)
-
-    @property
-    def formatted(self) -> str:
-        return f"{self.digits[:6]}-{self.digits[6:]}"
-
 
 def normalise_rrn(value: str) -> str:
     """Strip spaces; return the 13 digits or raise ``InvalidNumber('format')``."""

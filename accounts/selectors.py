@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from django.db.models import Count, F, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
-from accounts import accountnumbers
 from accounts.idnumbers import InvalidNumber, normalise_rrn
 from accounts.models import Account, Customer, DepositProduct, Journal, LedgerEntry
+from accounts.services import rrn_blind_index
 
 
 def customer_search(term: str, queryset: QuerySet[Customer] | None = None) -> QuerySet[Customer]:
@@ -18,8 +18,6 @@ def customer_search(term: str, queryset: QuerySet[Customer] | None = None) -> Qu
 
     The RRN itself is never compared or stored: only its keyed hash.
     """
-    from accounts.services import rrn_blind_index
-
     queryset = Customer.objects.all() if queryset is None else queryset
     term = (term or "").strip()
     if not term:
@@ -41,18 +39,6 @@ def customer_search(term: str, queryset: QuerySet[Customer] | None = None) -> Qu
 
 def deposit_products_on_sale() -> QuerySet[DepositProduct]:
     return DepositProduct.objects.filter(is_active=True).order_by("display_order", "code")
-
-
-def customer_accounts(customer: Customer) -> QuerySet[Account]:
-    return customer.accounts.select_related("product").order_by("opened_at", "pk")
-
-
-def account_by_number(value: str) -> Account | None:
-    try:
-        digits = accountnumbers.normalise(value)
-    except accountnumbers.InvalidAccountNumber:
-        return None
-    return Account.objects.filter(number=digits).select_related("holder", "product").first()
 
 
 def account_entries(account: Account, *, limit: int = 100) -> QuerySet[LedgerEntry]:

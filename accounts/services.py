@@ -211,7 +211,7 @@ def customer_create(
         raise ValidationError({field: ValidationError(message, code=code)}) from None
     audit_record(
         action="customer.create",
-        actor=_staff_actor(actor),
+        actor=actor,
         customer_id=customer.pk,
         obj=customer,
         details={
@@ -248,7 +248,7 @@ def customer_update_contact(*, customer: Customer, name: str, phone: str, email:
         locked.save(update_fields=[*changed, "updated_at"])
         audit_record(
             action="customer.update_contact",
-            actor=_staff_actor(actor),
+            actor=actor,
             customer_id=locked.pk,
             obj=locked,
             details={"fields": changed},
@@ -340,7 +340,7 @@ def account_password_check(*, account: Account, password: str, actor: User | Non
         locked.save(update_fields=["password_failures", "password_locked_at"])
         audit_record(
             action="account.password_locked" if now_locked else "account.password_failed",
-            actor=_staff_actor(actor),
+            actor=actor,
             customer_id=locked.holder_id,
             obj=locked,
             details={"failures": locked.password_failures},
@@ -430,7 +430,7 @@ def account_open(
     )
     audit_record(
         action="account.open",
-        actor=_staff_actor(actor),
+        actor=actor,
         customer_id=customer.pk,
         obj=account,
         details={"number": account.number, "product": product.code, "branch": branch},
@@ -511,7 +511,7 @@ def cash_deposit(*, account: Account, amount: int, actor: User | None, memo: str
     )
     audit_record(
         action="ledger.cash_deposit",
-        actor=_staff_actor(actor),
+        actor=actor,
         customer_id=account.holder_id,
         obj=journal,
         details={"account": account.number, "amount": amount},
@@ -540,7 +540,7 @@ def cash_withdrawal(*, account: Account, amount: int, password: str, actor: User
         )
         audit_record(
             action="ledger.cash_withdrawal",
-            actor=_staff_actor(actor),
+            actor=actor,
             customer_id=account.holder_id,
             obj=journal,
             details={"account": account.number, "amount": amount},

@@ -184,6 +184,34 @@ class StaffPagesMixin(_ModelAdmin):
             entries=entries,
         )
 
+    def service_add_view(
+        self,
+        request: HttpRequest,
+        *,
+        form: forms.Form,
+        perform: Callable[[dict[str, Any], Any], Model],
+        success_messages: Callable[[Any, dict[str, Any]], Sequence[tuple[int, str]]],
+        title: Label,
+        fieldsets: Any,
+        form_url: str = "",
+    ) -> HttpResponse:
+        """An add page whose record a service creates: ``perform(cleaned_data, form)`` on a valid
+        POST, refusals back onto the form, then the admin log entry, the messages and a redirect
+        to the new record's page."""
+        if not self.has_add_permission(request):  # type: ignore[attr-defined]
+            raise PermissionDenied
+        if request.method == "POST" and form.is_valid():
+            try:
+                obj = perform(form.cleaned_data, form)
+            except ValidationError as exc:
+                add_service_error(form, exc, getattr(form, "FIELD_BY_CODE", None))
+            else:
+                self.log_addition(request, obj, [{"added": {}}])  # type: ignore[attr-defined]
+                for level, message in success_messages(obj, form.cleaned_data):
+                    self.message_user(request, message, level)  # type: ignore[attr-defined]
+                return HttpResponseRedirect(self._url("change", obj.pk))
+        return self.render_add_form(request, form, fieldsets, title, form_url)
+
     def render_add_form(
         self, request: HttpRequest, form: forms.Form, fieldsets: Any, title: Label, form_url: str = ""
     ) -> HttpResponse:

@@ -16,9 +16,3 @@ def kst_now(now: dt.datetime | None = None) -> dt.datetime:
 
 def kst_today(now: dt.datetime | None = None) -> dt.date:
     return kst_now(now).date()
-
-
-def kst_day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    """[start, end) of a KST business day as aware datetimes."""
-    start = dt.datetime.combine(day, dt.time.min, tzinfo=KST)
-    return start, start + dt.timedelta(days=1)

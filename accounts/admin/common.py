@@ -15,8 +15,6 @@ from accounts.money import format_won
 from bankportal.audit.services import audit_record
 
 RECENT_ENTRIES = 20
-MINOR_CAP_NOTICE = _("A minor who signs up alone is capped at 1,000,000 won per transfer and 3,000,000 won a day.")
-_MASKED_RRN_RE = re.compile(r"^\d{6}-\d\*{6}$")
 # Lookup that stands in for an RRN search term in the changelist URL (customer ids, never the number).
 RRN_HITS_PARAM = "id__in"
 

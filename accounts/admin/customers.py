@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django import forms
@@ -20,8 +21,6 @@ from django.views.decorators.http import require_POST
 
 from accounts import services
 from accounts.admin.common import (
-    _MASKED_RRN_RE,
-    MINOR_CAP_NOTICE,
     RRN_HITS_PARAM,
     record_personal_data_view,
     staff_user,
@@ -32,7 +31,6 @@ from accounts.forms import (
     CustomerCreateForm,
     MinorCapLiftForm,
     ResidentNumberLookupForm,
-    add_service_error,
 )
 from accounts.models import Account, Customer
 from accounts.selectors import customer_search
@@ -45,6 +43,10 @@ from bankportal.audit.services import audit_record
 from bankportal.masking import mask_rrns
 
 # --- Customers ---------------------------------------------------------------------------------
+
+
+MINOR_CAP_NOTICE = _("A minor who signs up alone is capped at 1,000,000 won per transfer and 3,000,000 won a day.")
+_MASKED_RRN_RE = re.compile(r"^\d{6}-\d\*{6}$")
 
 
 class CustomerAccountInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -184,30 +186,22 @@ class CustomerAdmin(StaffPagesMixin, ResidentNumberSafeSearchMixin, admin.ModelA
     def add_view(
         self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        if not self.has_add_permission(request):
-            raise PermissionDenied
-        if request.method == "POST":
-            form = CustomerCreateForm(request.POST, admin_site=self.admin_site)
-            if form.is_valid():
-                try:
-                    customer = services.customer_create(**form.service_kwargs(), actor=staff_user(request))
-                except ValidationError as exc:
-                    add_service_error(form, exc)
-                else:
-                    self.log_addition(request, customer, [{"added": {}}])
-                    self.message_user(
-                        request, _("Customer %(customer)s registered.") % {"customer": customer}, messages.SUCCESS
-                    )
-                    if customer.solo_minor_cap:
-                        self.message_user(
-                            request,
-                            MINOR_CAP_NOTICE,
-                            messages.WARNING,
-                        )
-                    return HttpResponseRedirect(self._url("change", customer.pk))
-        else:
-            form = CustomerCreateForm(admin_site=self.admin_site)
-        return self.render_add_form(request, form, self.add_fieldsets, _("Register a customer"), form_url)
+        def messages_for(customer: Customer, _data: dict[str, Any]) -> list[tuple[int, str]]:
+            registered = _("Customer %(customer)s registered.") % {"customer": customer}
+            notices = [(messages.SUCCESS, registered)]
+            if customer.solo_minor_cap:
+                notices.append((messages.WARNING, str(MINOR_CAP_NOTICE)))
+            return notices
+
+        return self.service_add_view(
+            request,
+            form=CustomerCreateForm(request.POST if request.method == "POST" else None, admin_site=self.admin_site),
+            perform=lambda _data, form: services.customer_create(**form.service_kwargs(), actor=staff_user(request)),
+            success_messages=messages_for,
+            title=_("Register a customer"),
+            fieldsets=self.add_fieldsets,
+            form_url=form_url,
+        )
 
     def save_model(self, request: HttpRequest, obj: Customer, form: forms.ModelForm, change: bool) -> None:
         if not change:  # registration is ``add_view``, through customer_create

@@ -6,9 +6,8 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
@@ -31,7 +30,6 @@ from accounts.forms import (
     CashDepositForm,
     CashWithdrawalForm,
     JournalReverseForm,
-    add_service_error,
 )
 from accounts.models import Account, Journal, LedgerEntry
 from accounts.selectors import account_entries
@@ -119,34 +117,30 @@ class AccountAdmin(StaffPagesMixin, ResidentNumberSafeSearchMixin, admin.ModelAd
     def add_view(
         self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        if not self.has_add_permission(request):
-            raise PermissionDenied
-        if request.method == "POST":
-            form = AccountOpenForm(request.POST, admin_site=self.admin_site)
-            if form.is_valid():
-                data = form.cleaned_data
-                try:
-                    account = services.account_open(
-                        customer=data["customer"],
-                        product=data["product"],
-                        password=data["password1"],
-                        opening_deposit=data.get("opening_deposit") or 0,
-                        actor=staff_user(request),
-                    )
-                except ValidationError as exc:
-                    add_service_error(form, exc, form.FIELD_BY_CODE)
-                else:
-                    self.log_addition(request, account, [{"added": {}}])
-                    self.message_user(
-                        request,
-                        _("Account %(number)s opened for %(customer)s.")
-                        % {"number": account.number_display, "customer": data["customer"]},
-                        messages.SUCCESS,
-                    )
-                    return HttpResponseRedirect(self._url("change", account.pk))
-        else:
-            form = AccountOpenForm(initial={"customer": request.GET.get("customer")}, admin_site=self.admin_site)
-        return self.render_add_form(request, form, self.add_fieldsets, _("Open an account"), form_url)
+        initial = {"customer": request.GET.get("customer")}
+        return self.service_add_view(
+            request,
+            form=AccountOpenForm(
+                request.POST if request.method == "POST" else None, initial=initial, admin_site=self.admin_site
+            ),
+            perform=lambda data, _form: services.account_open(
+                customer=data["customer"],
+                product=data["product"],
+                password=data["password1"],
+                opening_deposit=data.get("opening_deposit") or 0,
+                actor=staff_user(request),
+            ),
+            success_messages=lambda account, data: [
+                (
+                    messages.SUCCESS,
+                    _("Account %(number)s opened for %(customer)s.")
+                    % {"number": account.number_display, "customer": data["customer"]},
+                )
+            ],
+            title=_("Open an account"),
+            fieldsets=self.add_fieldsets,
+            form_url=form_url,
+        )
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
