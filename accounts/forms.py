@@ -18,6 +18,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from accounts import services
+from accounts.services import customers as customer_services
 from accounts.idnumbers import InvalidNumber, normalise_rrn
 from accounts.models import Account, Customer, DepositProduct
 from bankportal.forms import add_service_error  # noqa: F401 - re-exported for the admin
@@ -184,7 +185,7 @@ class ResidentNumberLookupForm(StaffForm):
         try:
             return normalise_rrn(self.cleaned_data["rrn"])
         except InvalidNumber:
-            raise ValidationError(services.ERR_RRN_FORMAT, code="rrn_format") from None
+            raise ValidationError(customer_services.ERR_RRN_FORMAT, code="rrn_format") from None
 
 
 # --- Accounts ----------------------------------------------------------------------------------

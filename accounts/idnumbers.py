@@ -28,7 +28,8 @@ _CENTURY = {
 }
 _BRN_WEIGHTS = (1, 3, 7, 1, 3, 7, 1, 3, 5)
 
-ADULT_AGE = 18
+# Adulthood under the Korean Civil Act (full years). Sign-up rules by age live in ``accounts.ages``.
+ADULT_AGE = 19
 
 
 class InvalidNumber(ValueError):

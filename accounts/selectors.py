@@ -10,7 +10,7 @@ from django.db.models.functions import Coalesce
 
 from accounts.idnumbers import InvalidNumber, normalise_rrn
 from accounts.models import Account, Customer, DepositProduct, Journal, LedgerEntry
-from accounts.services import rrn_blind_index
+from accounts.identity import rrn_blind_index
 
 
 def customer_search(term: str, queryset: QuerySet[Customer] | None = None) -> QuerySet[Customer]:

@@ -12,6 +12,7 @@ import hashlib
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
@@ -154,16 +155,30 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Keep Django's LOGGING (with the resident-number mask) in workers instead of Celery's own handlers.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-# Reviewed schedule (KST). Later jobs (renewal notices, dormancy, lapsing) are added here.
+# Reviewed schedule. Nightly jobs run at fixed wall-clock times in KST (crontab, evaluated in
+# CELERY_TIMEZONE), never "every 24 h from whenever beat started". Later jobs (renewal notices,
+# dormancy, lapsing) are added here.
 CELERY_BEAT_SCHEDULE = {
+    # Seals committed audit events into the signed seal chain; single-flight through an advisory lock.
+    "audit-seal": {
+        "task": "bankportal.audit.tasks.audit_seal_task",
+        "schedule": env_int("AUDIT_SEAL_INTERVAL_SECONDS", 5, min_value=1, max_value=3600),
+        "options": {"expires": 30},
+    },
+    # Picks up notifications whose after-commit hand-off was lost (worker restart, broker outage).
+    "notifications-dispatch-pending": {
+        "task": "bankportal.notifications.tasks.notification_dispatch_pending_task",
+        "schedule": 60,
+        "options": {"expires": 50},
+    },
     "ledger-verify-nightly": {
         "task": "accounts.tasks.ledger_verify_task",
-        "schedule": 60 * 60 * 24,
+        "schedule": crontab(hour=2, minute=10),
         "options": {"expires": 60 * 60},
     },
     "audit-verify-nightly": {
         "task": "bankportal.audit.tasks.audit_verify_task",
-        "schedule": 60 * 60 * 24,
+        "schedule": crontab(hour=2, minute=40),
         "options": {"expires": 60 * 60},
     },
 }

@@ -152,12 +152,12 @@ def alice_account(alice, demand_product, teller):  # type: ignore[no-untyped-def
 
 @pytest.fixture
 def minnie(db, teller) -> Customer:  # type: ignore[no-untyped-def]
-    """A 16-year-old who signed up alone: the minor transfer cap applies."""
+    """An 18-year-old who signed up alone: the minor transfer cap applies."""
     return services.customer_create(
         kind=Customer.Kind.INDIVIDUAL,
         name="이민지",
         phone="010-2222-3333",
-        rrn=rrn_for_age(16, serial="412345"),
+        rrn=rrn_for_age(18, serial="412345"),
         actor=teller,
     )
 

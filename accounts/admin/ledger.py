@@ -13,7 +13,7 @@ from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_post_parameters
 
-from accounts import services
+from accounts import pins, services
 from accounts.admin.common import (
     RECENT_ENTRIES,
     digits_only,
@@ -173,7 +173,7 @@ class AccountAdmin(StaffPagesMixin, ResidentNumberSafeSearchMixin, admin.ModelAd
             (_("balance"), won(account.balance)),
             (
                 _("consecutive password failures"),
-                f"{account.password_failures} / {services.ACCOUNT_PASSWORD_MAX_FAILURES}",
+                f"{account.password_failures} / {pins.MAX_FAILURES}",
             ),
             (_("password locked"), _("yes") if account.password_locked else _("no")),
         ]

@@ -1,5 +1,6 @@
 """Registering customers: validation, minors, duplicates, and the RRN kept only encrypted."""
 
+import datetime as dt
 import io
 
 import pytest
@@ -93,9 +94,9 @@ def test_duplicate_rrn_and_brn_are_refused(alice, acme, teller):
     assert _codes(exc.value) == {"brn": ["duplicate_brn"]}
 
 
-@pytest.mark.parametrize(("age", "allowed"), [(13, False), (14, True)])
-def test_minor_alone_needs_age_14_and_is_capped(teller, age, allowed):
-    """A child under 14 needs a representative; from 14 a minor may sign up alone but is capped."""
+@pytest.mark.parametrize(("age", "allowed"), [(17, False), (18, True)])
+def test_minor_alone_needs_age_18_and_is_capped(teller, age, allowed):
+    """A minor under 18 needs a legal representative; at 18 a minor may sign up alone but is capped."""
     kwargs = {
         "kind": Customer.Kind.INDIVIDUAL,
         "name": "미성년",
@@ -108,11 +109,12 @@ def test_minor_alone_needs_age_14_and_is_capped(teller, age, allowed):
     else:
         with pytest.raises(ValidationError) as exc:
             services.customer_create(**kwargs)
-        assert _codes(exc.value) == {"legal_representative": ["child_needs_representative"]}
+        assert _codes(exc.value) == {"legal_representative": ["minor_needs_representative"]}
 
 
-@pytest.mark.parametrize(("age", "capped"), [(17, True), (18, False)])
-def test_cap_applies_below_18_only(teller, age, capped):
+@pytest.mark.parametrize(("age", "capped"), [(18, True), (19, False)])
+def test_cap_applies_below_19_only(teller, age, capped):
+    """Adulthood is 19: an 18-year-old signing up alone is capped, a 19-year-old is not."""
     customer = services.customer_create(
         kind=Customer.Kind.INDIVIDUAL, name="청년", phone="01033334444", rrn=rrn_for_age(age), actor=teller
     )
@@ -165,8 +167,13 @@ def test_minor_cap_is_lifted_only_by_a_manager_once_adult(minnie, manager, telle
     with pytest.raises(ValidationError) as exc:
         services.customer_lift_minor_cap(customer=minnie, actor=manager)
     assert exc.value.code == "minor_cap_still_minor"
-    # The cap stays after the 18th birthday until the branch lifts it.
-    adult_day = minnie.birth_date.replace(year=minnie.birth_date.year + 18)
+    # Still refused on the last day before the 19th birthday (23:59:59 KST) ...
+    adult_day = minnie.birth_date.replace(year=minnie.birth_date.year + 19)
+    eve = adult_day - dt.timedelta(days=1)
+    with time_machine.travel(f"{eve.isoformat()}T23:59:59+09:00", tick=False), pytest.raises(ValidationError) as exc:
+        services.customer_lift_minor_cap(customer=minnie, actor=manager)
+    assert exc.value.code == "minor_cap_still_minor"
+    # ... and the cap stays after the 19th birthday until the branch lifts it.
     with time_machine.travel(f"{adult_day.isoformat()}T00:00:00+09:00", tick=False):
         minnie.refresh_from_db()
         assert minnie.solo_minor_cap is True

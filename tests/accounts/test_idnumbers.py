@@ -83,9 +83,10 @@ def test_age_in_completed_years(birth, today, age):
     assert age_on(birth, today) == age
 
 
-def test_minor_boundary_is_the_eighteenth_birthday():
-    assert is_minor(dt.date(2008, 11, 23), TODAY) is True
-    assert is_minor(dt.date(2008, 11, 22), TODAY) is False
+def test_minor_boundary_is_the_nineteenth_birthday():
+    """Adulthood is 19 full years (Korean Civil Act): minor the day before, adult on the birthday."""
+    assert is_minor(dt.date(2007, 11, 23), TODAY) is True
+    assert is_minor(dt.date(2007, 11, 22), TODAY) is False
 
 
 @pytest.mark.parametrize("brn", ["220-81-12341", "2208112341", "124-81-00998", "123-45-67891"])

@@ -157,7 +157,7 @@ def _rrn_for(birth: dt.date, gender_female: bool, serial: str) -> str:
 
 class Command(BaseCommand):
     help = (
-        "Create the demo personas: an adult customer, a minor (16) who signed up alone and so is capped at "
+        "Create the demo personas: an adult customer, a minor (18) who signed up alone and so is capped at "
         "1,000,000 won per transfer and 3,000,000 won a day, a corporate customer, a teller and a branch "
         "manager, plus deposit products, notices and FAQ entries. Idempotent: existing rows are left as they are."
     )
@@ -195,9 +195,9 @@ class Command(BaseCommand):
 
         today = kst_today()
         adult_birth = dt.date(1988, 5, 17)
-        # The minor turns 16 thirty days before today, so the persona stays a minor whenever it is loaded.
+        # The minor turns 18 thirty days before today, so the persona stays a minor whenever it is loaded.
         minor_birth = today - dt.timedelta(days=30)
-        minor_birth = minor_birth.replace(year=minor_birth.year - 16, day=min(minor_birth.day, 28))
+        minor_birth = minor_birth.replace(year=minor_birth.year - 18, day=min(minor_birth.day, 28))
 
         adult = self._customer(
             "hong01",
@@ -233,7 +233,7 @@ class Command(BaseCommand):
         self._account(corp, demand, 120_000_000, teller)
         return [
             ("Adult customer (web member)", "hong01", "/login/", "홍길동, 2 accounts"),
-            ("Minor who signed up alone", "minji01", "/login/", "이민지, age 16, transfer cap"),
+            ("Minor who signed up alone", "minji01", "/login/", "이민지, age 18, transfer cap"),
             ("Corporate customer", "acme01", "/login/", "(주)다솜상사"),
             ("Teller (staff)", "teller01", "/admin/", "opens accounts, takes cash"),
             ("Branch manager (staff)", "manager01", "/admin/", "reversals, minor-cap release"),

@@ -1,0 +1,19 @@
+"""Korean mobile numbers. Pure: no ORM, no Django."""
+
+from __future__ import annotations
+
+import re
+
+_MOBILE_RE = re.compile(r"^01[016789]\d{7,8}$")
+
+
+class InvalidPhone(ValueError):
+    pass
+
+
+def normalise_mobile(value: str) -> str:
+    """Digits only (``01012345678``) or ``InvalidPhone``; spaces and hyphens are ignored."""
+    digits = re.sub(r"[\s-]", "", value or "")
+    if not _MOBILE_RE.match(digits):
+        raise InvalidPhone(value)
+    return digits
