@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-_MOBILE_RE = re.compile(r"^01[016789]\d{7,8}$")
+# 010 numbers have 8 digits after the prefix; the legacy 011/016-019 ranges have 7 or 8.
+_MOBILE_RE = re.compile(r"^(?:010\d{8}|01[16789]\d{7,8})$")
 
 
 class InvalidPhone(ValueError):

@@ -1,17 +1,15 @@
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
-from bankportal.audit.models import AuditEvent
+from bankportal.admin import ReadOnlyAdminMixin, ResidentNumberSafeSearchMixin
+from bankportal.audit.models import AuditEvent, AuditSeal
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ResidentNumberSafeSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: staff with the view permission can read the trail; nobody changes or deletes it."""
 
     list_display = (
-        "seq",
+        "id",
         "created_at",
         "action",
         "actor_label",
@@ -24,14 +22,15 @@ class AuditEventAdmin(admin.ModelAdmin):
     list_filter = ("action", "channel")
     search_fields = ("action", "actor_label", "object_id", "=customer_ref", "=ip")
     date_hierarchy = "created_at"
-    ordering = ("-seq",)
+    ordering = ("-id",)
     readonly_fields = [f.name for f in AuditEvent._meta.fields]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+@admin.register(AuditSeal)
+class AuditSealAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The signed seal chain, read-only; ``audit_verify`` is what checks it."""
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+    list_display = ("number", "sealed_at", "first_id", "last_id", "count", "key_id")
+    date_hierarchy = "sealed_at"
+    ordering = ("-number",)
+    readonly_fields = [f.name for f in AuditSeal._meta.fields]

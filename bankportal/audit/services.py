@@ -1,23 +1,46 @@
-"""Writing and verifying the audit trail."""
+"""Writing the audit trail: append an event (no lock), and seal committed events into the signed chain."""
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import ipaddress
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import models, transaction
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from django.conf import settings
+from django.db import connection, models, transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from bankportal.audit.chain import GENESIS_HASH, event_hash
-from bankportal.audit.models import AuditChainHead, AuditEvent
+from bankportal.audit.chain import (
+    GENESIS_HASH,
+    SealKey,
+    content_hash,
+    leaf,
+    merkle_root,
+    parse_public_keys,
+    parse_seal_key,
+    seal_hash,
+    sign_seal,
+)
+from bankportal.audit.models import AuditEvent, AuditSeal
 from bankportal.masking import mask_rrns
 from bankportal.middleware import current_context
 
+logger = logging.getLogger(__name__)
+
 # Keys whose values never belong in the trail, whatever a caller passes.
 _FORBIDDEN_DETAIL_KEYS = {"rrn", "password", "pin", "secret", "otp", "code", "account_password"}
+
+# pg_try_advisory_xact_lock key for the sealer (any fixed 64-bit number; "AUDITSEA" in ASCII).
+SEAL_LOCK_KEY = 0x4155444954534541
+SEAL_BATCH_SIZE = 5000
+SEAL_MAX_BATCHES_PER_RUN = 40
 
 
 def _clean_details(details: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -51,78 +74,165 @@ def audit_record(
     user_agent: str | None = None,
     channel: str | None = None,
 ) -> AuditEvent:
-    """Append an event to the chain inside the caller's transaction.
+    """Insert an event, with the hash of its content, inside the caller's transaction.
 
-    IP, user agent and channel default to the current request context (see
-    ``bankportal.middleware``); commands and tasks set their own.
+    Takes no lock: the row links to nothing, and the database fills in the transaction id
+    (PostgreSQL) that ``audit_seal`` uses to seal it once that transaction has ended. IP, user
+    agent and channel default to the current request context (see ``bankportal.middleware``);
+    commands and tasks set their own. Raises ``ValueError`` for a forbidden detail key.
     """
     context = current_context()
     actor_obj = actor if getattr(actor, "is_authenticated", False) else None
-    with transaction.atomic():
-        # Locking the head serialises appends, so two writers never chain onto the same tip.
-        head, _created = AuditChainHead.objects.select_for_update().get_or_create(id=1)
-        event = AuditEvent(
-            seq=head.last_seq + 1,
-            created_at=timezone.now(),
-            actor=actor_obj,
-            actor_label=(actor_obj.get_username() if actor_obj else str(actor or "system"))[:150],
-            customer_ref=customer_id,
-            action=action,
-            object_type=obj._meta.label_lower if obj is not None else "",
-            object_id=str(obj.pk) if obj is not None and obj.pk is not None else "",
-            channel=channel or (context.channel if context else "system"),
-            ip=_normalise_ip(ip if ip is not None else (context.ip if context else None)),
-            user_agent=(user_agent if user_agent is not None else (context.user_agent if context else ""))[:300],
-            details=_clean_details(details),
-            prev_hash=head.last_hash,
-        )
-        event.hash = event_hash(event.prev_hash, event.chain_content())
-        event.save()
-        head.last_seq = event.seq
-        head.last_hash = event.hash
-        head.save(update_fields=["last_seq", "last_hash"])
+    event = AuditEvent(
+        created_at=timezone.now(),
+        actor=actor_obj,
+        actor_label=(actor_obj.get_username() if actor_obj else str(actor or "system"))[:150],
+        customer_ref=customer_id,
+        action=action,
+        object_type=obj._meta.label_lower if obj is not None else "",
+        object_id=str(obj.pk) if obj is not None and obj.pk is not None else "",
+        channel=channel or (context.channel if context else "system"),
+        ip=_normalise_ip(ip if ip is not None else (context.ip if context else None)),
+        user_agent=(user_agent if user_agent is not None else (context.user_agent if context else ""))[:300],
+        details=_clean_details(details),
+    )
+    event.hash = content_hash(event.chain_content())
+    event.save()
     return event
 
 
-@dataclass(frozen=True)
-class ChainReport:
-    checked: int
-    broken_seq: int | None
-    reason: str
-
-    @property
-    def ok(self) -> bool:
-        return self.broken_seq is None
+# --- sealing ---------------------------------------------------------------------------------------
 
 
-def audit_chain_verify(*, batch_size: int = 2000) -> ChainReport:
-    """Walk the chain in order; report the first row whose link or hash does not hold.
+@functools.lru_cache(maxsize=4)
+def _parse_key(value: str) -> SealKey:
+    return parse_seal_key(value)
 
-    The chain head is read first, so events appended while we walk are left for the next run
-    instead of being mistaken for a broken tail.
+
+def seal_signing_key() -> SealKey:
+    """The current signing key from ``settings.AUDIT_SEAL_KEY`` (validated at start-up)."""
+    return _parse_key(settings.AUDIT_SEAL_KEY)
+
+
+@functools.lru_cache(maxsize=4)
+def _parse_public_keys(value: str) -> dict[str, Ed25519PublicKey]:
+    return parse_public_keys(value)
+
+
+def seal_public_keys() -> dict[str, Ed25519PublicKey]:
+    """Every key id a seal may carry: the current key and the retired ones (public halves only)."""
+    current = seal_signing_key()
+    return {**_parse_public_keys(settings.AUDIT_SEAL_PUBLIC_KEYS), current.key_id: current.public_key}
+
+
+def _is_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def after_key(key: tuple[int | None, int]) -> Q:
+    """Events strictly after ``(txid, id)`` in seal order; on SQLite (txid NULL) after the id."""
+    txid, event_id = key
+    if txid is None:
+        return Q(id__gt=event_id)
+    return Q(txid__gt=txid) | Q(txid=txid, id__gt=event_id)
+
+
+def seal_order() -> tuple[str, ...]:
+    return ("txid", "id") if _is_postgres() else ("id",)
+
+
+def _single_flight() -> bool:
+    """Take the sealer's transaction-scoped advisory lock on PostgreSQL; False if another sealer has it.
+
+    SQLite runs one writer at a time (``BEGIN IMMEDIATE``), so a second sealer simply waits and
+    then finds nothing left to seal; the unique seal number stops a fork either way.
     """
-    head = AuditChainHead.objects.filter(id=1).first()
-    if head is None:
-        if AuditEvent.objects.exists():
-            return ChainReport(0, 1, "chain head row is missing")
-        return ChainReport(0, None, "ok")
-    last_seq = head.last_seq
-    expected_prev = GENESIS_HASH
-    expected_seq = 1
-    checked = 0
-    events = AuditEvent.objects.filter(seq__lte=last_seq).order_by("seq").iterator(chunk_size=batch_size)
-    for event in events:
-        if event.seq != expected_seq:
-            return ChainReport(checked, expected_seq, f"row {expected_seq} is missing (next is {event.seq})")
-        if event.prev_hash != expected_prev:
-            return ChainReport(checked, event.seq, "previous-hash link does not match the row before")
-        if event_hash(event.prev_hash, event.chain_content()) != event.hash:
-            return ChainReport(checked, event.seq, "content does not match its hash (row edited)")
-        expected_prev = event.hash
-        expected_seq += 1
-        checked += 1
-    if checked != last_seq:
-        return ChainReport(checked, checked + 1, f"chain head says {last_seq} rows, found {checked} (rows removed)")
-    if head.last_hash != expected_prev:
-        return ChainReport(checked, last_seq, "chain head hash does not match the last row")
-    return ChainReport(checked, None, "ok")
+    if not _is_postgres():
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [SEAL_LOCK_KEY])
+        return bool(cursor.fetchone()[0])
+
+
+def _horizon() -> int | None:
+    """The oldest transaction still running anywhere in the cluster (PostgreSQL), or None.
+
+    Every transaction with a smaller id has committed or rolled back, so the events carrying
+    such ids are final: none can still appear, and none that is visible can disappear.
+    """
+    if not _is_postgres():
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+        return int(cursor.fetchone()[0])
+
+
+def _seal_batch(*, key: SealKey, batch_size: int, now: dt.datetime) -> AuditSeal | None:
+    last = AuditSeal.objects.order_by("-number").first()
+    events = AuditEvent.objects.all()
+    horizon = _horizon()
+    if horizon is not None:
+        events = events.filter(txid__lt=horizon)
+    if last is not None:
+        events = events.filter(after_key(last.last_key))
+    batch = list(events.order_by(*seal_order()).values_list("txid", "id", "hash")[:batch_size])
+    if not batch:
+        return None
+    (first_txid, first_id, _), (last_txid, last_id, _) = batch[0], batch[-1]
+    seal = AuditSeal(
+        number=(last.number + 1) if last else 1,
+        sealed_at=now,
+        first_txid=first_txid,
+        first_id=first_id,
+        last_txid=last_txid,
+        last_id=last_id,
+        count=len(batch),
+        merkle_root=merkle_root([leaf(event_id, event_hash) for _txid, event_id, event_hash in batch]),
+        prev_hash=last.hash if last else GENESIS_HASH,
+        key_id=key.key_id,
+    )
+    seal.hash = seal_hash(seal.chain_content())
+    seal.signature = sign_seal(key, seal.hash)
+    seal.save()
+    return seal
+
+
+@dataclass(frozen=True)
+class SealRun:
+    """What one sealer run did; ``busy`` means another sealer held the lock and this one did nothing."""
+
+    seals: int
+    events: int
+    busy: bool = False
+    last_number: int | None = None
+
+
+def audit_seal(
+    *,
+    batch_size: int = SEAL_BATCH_SIZE,
+    max_batches: int = SEAL_MAX_BATCHES_PER_RUN,
+    now: dt.datetime | None = None,
+) -> SealRun:
+    """Seal, in (transaction id, id) order, every committed event whose transaction has ended.
+
+    Each batch of at most ``batch_size`` events is one seal in its own transaction, so memory
+    stays flat and a large backlog is worked off over runs of ``max_batches``. Single-flight: if
+    another sealer holds the advisory lock, return ``SealRun(busy=True)`` having written nothing.
+    Sealing is bookkeeping, not a security-relevant action, so it writes no audit event.
+    """
+    key = seal_signing_key()
+    seals = events = 0
+    last_number: int | None = None
+    for _ in range(max_batches):
+        with transaction.atomic():
+            if not _single_flight():
+                return SealRun(seals=seals, events=events, busy=seals == 0, last_number=last_number)
+            seal = _seal_batch(key=key, batch_size=batch_size, now=now or timezone.now())
+        if seal is None:
+            break
+        seals, events, last_number = seals + 1, events + seal.count, seal.number
+        if seal.count < batch_size:
+            break
+    if seals:
+        logger.info("audit: sealed %s events in %s seals (last #%s)", events, seals, last_number)
+    return SealRun(seals=seals, events=events, last_number=last_number)

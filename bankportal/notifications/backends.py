@@ -1,9 +1,16 @@
-"""Notification backends. Pick one with SMS_BACKEND / EMAIL_BACKEND (see settings)."""
+"""Notification backends: the gateways. Pick one with SMS_BACKEND / EMAIL_BACKEND (see settings).
+
+Only ``services.notification_deliver`` calls them, from a Celery task after commit: never the web
+request. Every call carries the notification's idempotency key (``Sms.key``, the ``Idempotency-Key``
+header for the HTTP gateway, the Message-ID for email) so a gateway that dedupes on it turns a retry
+of a message it already accepted into a no-op.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import smtplib
 import sys
 import urllib.error
 import urllib.request
@@ -11,12 +18,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.mail import EmailMessage
 from django.core.mail.backends.base import BaseEmailBackend
-from django.core.mail.message import EmailMessage
+from django.utils.module_loading import import_string
 
 from bankportal.notifications.models import OutboxMessage
 
 logger = logging.getLogger(__name__)
+
+PURPOSE_HEADER = "X-Bankportal-Purpose"
+KEY_HEADER = "X-Bankportal-Notification"
 
 
 class DeliveryError(Exception):
@@ -28,6 +39,7 @@ class Sms:
     to: str
     body: str
     purpose: str = ""
+    key: str = ""  # idempotency key: the same for every attempt at one notification
 
 
 class BaseSmsBackend:
@@ -49,7 +61,8 @@ class OutboxSmsBackend(BaseSmsBackend):
 
 
 class HttpGatewaySmsBackend(BaseSmsBackend):
-    """POSTs JSON ``{"to", "from", "text"}`` with a bearer token to ``SMS_GATEWAY_URL``.
+    """POSTs JSON ``{"to", "from", "text"}`` with a bearer token to ``SMS_GATEWAY_URL``, and the
+    notification key in an ``Idempotency-Key`` header.
 
     The shape most Korean SMS aggregators accept; adapt ``payload`` for a different contract.
     """
@@ -61,11 +74,11 @@ class HttpGatewaySmsBackend(BaseSmsBackend):
         url = settings.SMS_GATEWAY_URL
         if not url:
             raise DeliveryError("SMS_GATEWAY_URL is not configured")
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {settings.SMS_GATEWAY_TOKEN}"}
+        if message.key:
+            headers["Idempotency-Key"] = message.key
         request = urllib.request.Request(  # noqa: S310 - scheme restricted to http(s) by settings
-            url,
-            data=json.dumps(self.payload(message)).encode(),
-            method="POST",
-            headers={"Content-Type": "application/json", "Authorization": f"Bearer {settings.SMS_GATEWAY_TOKEN}"},
+            url, data=json.dumps(self.payload(message)).encode(), method="POST", headers=headers
         )
         try:
             with urllib.request.urlopen(request, timeout=settings.SMS_GATEWAY_TIMEOUT) as response:  # noqa: S310
@@ -90,7 +103,36 @@ class OutboxEmailBackend(BaseEmailBackend):
                     to=recipient,
                     subject=str(message.subject)[:200],
                     body=str(message.body),
-                    purpose=message.extra_headers.get("X-Bankportal-Purpose", ""),
+                    purpose=message.extra_headers.get(PURPOSE_HEADER, ""),
                 )
             sent += 1
         return sent
+
+
+def get_sms_backend() -> BaseSmsBackend:
+    backend_class = import_string(settings.SMS_BACKEND)
+    return backend_class()
+
+
+def deliver_sms(message: Sms) -> None:
+    """Hand one SMS to the configured gateway, now. Only ``services.notification_deliver`` calls this
+    (from a task): features queue with ``notification_enqueue``. Raises ``DeliveryError``."""
+    get_sms_backend().send(message)
+
+
+def deliver_email(*, to: str, subject: str, body: str, purpose: str = "", key: str = "") -> None:
+    """Hand one email to the configured backend, now (like ``deliver_sms``, for the delivery service
+    only). Raises ``DeliveryError`` when SMTP refuses or cannot be reached."""
+    headers = {}
+    if purpose:
+        headers[PURPOSE_HEADER] = purpose
+    if key:
+        headers[KEY_HEADER] = key
+        # A stable Message-ID: a resend of the same notification is recognisably the same message.
+        domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2] or "bankportal.invalid"
+        headers["Message-ID"] = f"<{key}@{domain}>"
+    message = EmailMessage(subject=subject, body=body, to=[to], headers=headers)
+    try:
+        message.send(fail_silently=False)
+    except (smtplib.SMTPException, OSError) as exc:
+        raise DeliveryError(f"email not accepted: {exc}") from None

@@ -32,6 +32,8 @@ PRODUCTION = {
     "SECRET_KEY": "s" * 20 + "x8f2k1m9q7w3e5r0t4y6u2i8o1p3a5s7d9f0g",
     "FIELD_ENCRYPTION_KEYS": "k1:" + "A" * 43 + "=",
     "BLIND_INDEX_KEY": "b" * 40,
+    "ACCOUNT_PIN_KEY": "p1:" + "B" * 43 + "=",
+    "AUDIT_SEAL_KEY": "s1:" + "C" * 43 + "=",
     "SMS_BACKEND": "console",
     "EMAIL_BACKEND": "console",
     "ALLOWED_HOSTS": "bank.example",
@@ -55,7 +57,7 @@ def test_production_settings_load_with_all_secrets():
     assert result.stdout.startswith("False")
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "BLIND_INDEX_KEY"])
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "BLIND_INDEX_KEY", "ACCOUNT_PIN_KEY"])
 def test_production_refuses_to_start_without_a_secret(missing):
     env = dict(PRODUCTION)
     del env[missing]
@@ -72,6 +74,8 @@ def test_production_refuses_to_start_without_a_secret(missing):
         ("FIELD_ENCRYPTION_KEYS", "k1:notbase64!!", "not valid base64"),
         ("FIELD_ENCRYPTION_KEYS", "k1:QUJD", "must decode to 32 bytes"),
         ("BLIND_INDEX_KEY", "too-short", "at least 32 characters"),
+        ("ACCOUNT_PIN_KEY", "p1:QUJD", "ACCOUNT_PIN_KEY: key 'p1' must decode to 32 bytes"),
+        ("ACCOUNT_PIN_KEY", "k1:" + "A" * 43 + "=", "ACCOUNT_PIN_KEY reuses a key from FIELD_ENCRYPTION_KEYS"),
         ("REDIS_URL", "localhost:6379", "REDIS_URL must be a URL"),
         ("DATABASE_URL", "mysql://u@h/db", "PostgreSQL or SQLite"),
         ("SESSION_IDLE_SECONDS", "5", "SESSION_IDLE_SECONDS must be at least 60"),
