@@ -4,7 +4,8 @@
 #   make test   - virtualenv + the pytest suite (SQLite unless DATABASE_URL / REDIS_URL are set)
 #
 # Every target that runs Django exports DEBUG=1, which enables the development defaults for
-# SECRET_KEY, FIELD_ENCRYPTION_KEYS and BLIND_INDEX_KEY (see README, "Configuration").
+# SECRET_KEY, FIELD_ENCRYPTION_KEYS, BLIND_INDEX_KEY, ACCOUNT_PIN_KEY and AUDIT_SEAL_KEY (see README,
+# "Configuration").
 # DATABASE_URL, REDIS_URL and the other settings are taken from your environment unchanged.
 
 SHELL := /bin/bash

@@ -17,10 +17,9 @@ from django.db.models import ManyToOneRel
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
-from accounts import services
-from accounts.services import customers as customer_services
 from accounts.idnumbers import InvalidNumber, normalise_rrn
 from accounts.models import Account, Customer, DepositProduct
+from accounts.services import customers as customer_services
 from bankportal.forms import add_service_error  # noqa: F401 - re-exported for the admin
 
 MAX_CASH_AMOUNT = 999_999_999_999  # under a trillion won: far above any counter transaction, far below BigInteger
@@ -150,32 +149,6 @@ class CustomerCreateForm(StaffForm):
         }
 
 
-class CustomerContactForm(forms.ModelForm):
-    """Name and contact details: the only customer fields staff edit after registration."""
-
-    phone = forms.CharField(
-        label=capfirst(_("mobile phone")),
-        max_length=20,
-        help_text=_("e.g. 010-1234-5678"),
-        widget=forms.TextInput(attrs={"inputmode": "tel"}),
-    )
-
-    class Meta:
-        model = Customer
-        fields = ["name", "phone", "email"]
-
-    def clean_phone(self) -> str:
-        # Same rule as customer_update_contact, checked here so the message lands next to the field.
-        return services.normalise_phone(self.cleaned_data["phone"])
-
-
-class MinorCapLiftForm(StaffForm):
-    id_checked = forms.BooleanField(
-        label=_("I have checked the customer's ID document at the branch."),
-        error_messages={"required": ERR_ID_CHECK},
-    )
-
-
 class ResidentNumberLookupForm(StaffForm):
     """Find a customer by full RRN without the number ever appearing in a URL."""
 
@@ -258,17 +231,3 @@ class AccountPasswordResetForm(StaffForm):
         if data.get("new_password1") and data.get("new_password2") and data["new_password1"] != data["new_password2"]:
             self.add_error("new_password2", ValidationError(ERR_PASSWORDS_DIFFER, code="password_mismatch"))
         return data
-
-
-# --- Journals ----------------------------------------------------------------------------------
-
-
-class JournalReverseForm(StaffForm):
-    reason = forms.CharField(
-        label=_("reason"),
-        max_length=200,
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-        help_text=_("Kept in the audit trail, e.g. 'amount keyed twice at the counter'."),
-    )
-
-    FIELD_BY_CODE = {"reversal_reason": "reason"}

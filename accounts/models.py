@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts import accountnumbers
 from accounts.idnumbers import age_on, format_brn, is_minor
 from accounts.money import MoneyField
+from bankportal.audit.expressions import CurrentTransactionId
 
 
 class Customer(models.Model):
@@ -30,6 +31,7 @@ class Customer(models.Model):
     phone = models.CharField(_("mobile phone"), max_length=11, help_text=_("Digits only, e.g. 01012345678"))
     email = models.EmailField(_("email"), blank=True)
     # Resident registration number: AES-GCM ciphertext + key id; never stored or shown in clear.
+    # The ciphertext's associated data includes rrn_index, so it decrypts only on its own row.
     rrn_ciphertext = models.TextField(blank=True, editable=False)
     rrn_key_id = models.CharField(max_length=16, blank=True, editable=False, db_index=True)
     rrn_index = models.CharField(max_length=64, null=True, blank=True, editable=False, unique=True)
@@ -180,8 +182,14 @@ class Account(models.Model):
 
     number = models.CharField(_("account number"), max_length=12, unique=True, editable=False)
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.CUSTOMER, editable=False)
-    internal_code = models.CharField(
-        max_length=32, choices=Internal.choices, null=True, blank=True, unique=True, editable=False
+    # Internal accounts are per branch (cash, fee income) or per counterparty bank (clearing), so
+    # no single row is shared by the whole bank; see accounts.services.ledger, "Lock order".
+    # NULL (not "") on customer accounts: the account_kind_shape constraint tests it with isnull.
+    internal_code = models.CharField(  # noqa: DJ001
+        max_length=32, choices=Internal.choices, null=True, blank=True, editable=False
+    )
+    counterparty_bank = models.CharField(
+        _("counterparty bank code"), max_length=3, blank=True, default="", editable=False
     )
     product = models.ForeignKey(
         DepositProduct, verbose_name=_("product"), null=True, blank=True, on_delete=models.PROTECT
@@ -191,9 +199,21 @@ class Account(models.Model):
     )
     branch = models.CharField(_("branch"), max_length=3)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    # Customer accounts: the live balance, changed under the row lock with every posting.
+    # Internal accounts: the rolled-up figure (postings never touch the row; the roll-up job adds
+    # the entries of finished transactions, see ``rollup_xid`` / ``rollup_entry_id``).
     balance = MoneyField(_("balance (won)"), default=0, editable=False)
     allow_negative = models.BooleanField(default=False, editable=False)
-    password_hash = models.CharField(max_length=128, blank=True, editable=False)
+    # Internal accounts only: which entries ``balance`` covers. On PostgreSQL every entry whose
+    # transaction id (``LedgerEntry.txid``) is below ``rollup_xid``; on SQLite (one writer) every
+    # entry up to ``rollup_entry_id``.
+    rollup_xid = models.BigIntegerField(null=True, blank=True, editable=False)
+    rollup_entry_id = models.BigIntegerField(default=0, editable=False)
+    rolled_up_at = models.DateTimeField(_("balance rolled up at"), null=True, blank=True, editable=False)
+    # Keyed HMAC of the 4-digit password (or a wrapped pre-keyed hash), see accounts.pins; the
+    # id of the ACCOUNT_PIN_KEY it was made under sits beside it so the key can rotate.
+    password_hash = models.CharField(max_length=255, blank=True, editable=False)
+    password_key_id = models.CharField(max_length=16, blank=True, editable=False, db_index=True)
     password_failures = models.PositiveSmallIntegerField(_("consecutive password failures"), default=0, editable=False)
     password_locked_at = models.DateTimeField(_("password locked at"), null=True, blank=True, editable=False)
     opened_at = models.DateTimeField(_("opened at"), auto_now_add=True)
@@ -223,6 +243,12 @@ class Account(models.Model):
                 name="account_kind_shape",
             ),
             models.CheckConstraint(condition=Q(number__regex=r"^[0-9]{12}$"), name="account_number_twelve_digits"),
+            # One internal account per purpose, branch and counterparty: created lazily, race-safe.
+            models.UniqueConstraint(
+                fields=["internal_code", "branch", "counterparty_bank"],
+                condition=Q(internal_code__isnull=False),
+                name="account_internal_unique",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -287,20 +313,164 @@ class Journal(models.Model):
 
 
 class LedgerEntry(models.Model):
-    """One leg of a journal on one account; ``balance_after`` is the account balance once applied."""
+    """One leg of a journal on one account.
+
+    ``balance_after`` is a customer account's balance once applied (it runs on from entry to
+    entry); internal legs are appended without locking their account, so theirs is NULL.
+    ``txid`` is the inserting PostgreSQL transaction (a column default; NULL on SQLite), which
+    tells the internal-balance roll-up which entries belong to finished transactions.
+    """
 
     journal = models.ForeignKey(Journal, on_delete=models.PROTECT, related_name="entries")
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries")
     amount = MoneyField(_("amount (won)"))
-    balance_after = MoneyField(_("balance after (won)"))
+    balance_after = MoneyField(_("balance after (won)"), null=True, blank=True)
+    txid = models.BigIntegerField(null=True, blank=True, editable=False, db_default=CurrentTransactionId())
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         verbose_name = _("ledger entry")
         verbose_name_plural = _("ledger entries")
         ordering = ["-id"]
-        indexes = [models.Index(fields=["account", "id"], name="ledger_account_id_idx")]
+        indexes = [
+            models.Index(fields=["account", "id"], name="ledger_account_id_idx"),
+            models.Index(fields=["account", "txid"], name="ledger_account_txid_idx"),
+        ]
         constraints = [models.CheckConstraint(condition=~Q(amount=0), name="ledger_entry_amount_non_zero")]
 
     def __str__(self) -> str:
         return f"{self.account} {self.amount:+,}"
+
+
+class StaffRequest(models.Model):
+    """A branch task that needs a manager's approval (책임자 승인, maker–checker).
+
+    A teller records the request with a reason; a different staff member with the manager role
+    approves or rejects it; only the approval executes it (``accounts.services.staff_requests``).
+    Nothing secret is stored: an account password reset is approved first, then the customer types
+    the new password on the counter keypad against the approved request, once.
+    """
+
+    class Kind(models.TextChoices):
+        # Adding a kind: a choice here and one ``staff_request_executor`` registration.
+        ACCOUNT_PASSWORD_RESET = "account_password_reset", _("Reset account password")
+        CONTACT_CHANGE = "contact_change", _("Change contact phone or email")
+        MINOR_CAP_LIFT = "minor_cap_lift", _("Lift the minor sign-up cap")
+        JOURNAL_REVERSE = "journal_reverse", _("Reverse a journal")
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Waiting for approval")
+        APPROVED = "approved", _("Approved")
+        EXECUTED = "executed", _("Executed")
+        REJECTED = "rejected", _("Rejected")
+        CANCELLED = "cancelled", _("Cancelled")
+        EXPIRED = "expired", _("Expired")
+
+    OPEN_STATES = (State.PENDING, State.APPROVED)
+
+    kind = models.CharField(_("kind"), max_length=40, choices=Kind.choices)
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.PENDING)
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    account = models.ForeignKey(
+        Account, verbose_name=_("account"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    journal = models.ForeignKey(
+        Journal, verbose_name=_("journal"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # What the execution needs besides the target, e.g. the new phone and email. Never a secret.
+    payload = models.JSONField(_("details"), default=dict, blank=True)
+    reason = models.CharField(_("reason"), max_length=200)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("requested by"), on_delete=models.PROTECT, related_name="+"
+    )
+    requested_at = models.DateTimeField(_("requested at"), db_index=True)
+    expires_at = models.DateTimeField(_("expires at"))
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("decided by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decision_note = models.CharField(_("decision note"), max_length=200, blank=True)
+    executed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("executed by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    executed_at = models.DateTimeField(_("executed at"), null=True, blank=True)
+    # When it was cancelled by its requester or expired unexecuted.
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("staff request")
+        verbose_name_plural = _("staff requests")
+        ordering = ["-requested_at", "-id"]
+        permissions = [("approve_staffrequest", "Can approve or reject staff requests (branch manager)")]
+        indexes = [models.Index(fields=["state", "expires_at"], name="staffrequest_open_idx")]
+        constraints = [
+            # Nobody approves (or rejects) their own request.
+            models.CheckConstraint(
+                condition=Q(decided_by__isnull=True) | ~Q(decided_by=models.F("requested_by")),
+                name="staffrequest_not_decided_by_requester",
+            ),
+            models.CheckConstraint(condition=~Q(reason=""), name="staffrequest_reason_required"),
+            models.CheckConstraint(
+                condition=Q(customer__isnull=False) | Q(journal__isnull=False), name="staffrequest_has_target"
+            ),
+            models.CheckConstraint(condition=Q(expires_at__gt=models.F("requested_at")), name="staffrequest_expiry"),
+            models.CheckConstraint(
+                condition=(
+                    Q(
+                        state="pending",
+                        decided_by__isnull=True,
+                        decided_at__isnull=True,
+                        executed_at__isnull=True,
+                        executed_by__isnull=True,
+                        closed_at__isnull=True,
+                    )
+                    | Q(
+                        state__in=["approved", "rejected"],
+                        decided_by__isnull=False,
+                        decided_at__isnull=False,
+                        executed_at__isnull=True,
+                        executed_by__isnull=True,
+                        closed_at__isnull=True,
+                    )
+                    | Q(
+                        state="executed",
+                        decided_by__isnull=False,
+                        decided_at__isnull=False,
+                        executed_at__isnull=False,
+                        executed_by__isnull=False,
+                        closed_at__isnull=True,
+                    )
+                    | Q(
+                        state__in=["cancelled", "expired"],
+                        executed_at__isnull=True,
+                        executed_by__isnull=True,
+                        closed_at__isnull=False,
+                    )
+                ),
+                name="staffrequest_state_shape",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.get_kind_display()}"
+
+    def is_open(self, now: dt.datetime) -> bool:
+        """Pending or approved, and not past its expiry (the row may not say so yet)."""
+        return self.state in self.OPEN_STATES and now < self.expires_at
+
+    def effective_state(self, now: dt.datetime) -> str:
+        if self.state in self.OPEN_STATES and now >= self.expires_at:
+            return self.State.EXPIRED
+        return self.state

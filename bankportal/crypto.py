@@ -1,8 +1,13 @@
 """Field-level encryption (AES-256-GCM with a key ring) and keyed blind indexes.
 
 Pure helpers: no ORM. Keys come from settings (``FIELD_ENCRYPTION_KEYS``, newest first, and
-``BLIND_INDEX_KEY``). Every ciphertext is stored together with the id of the key that made it,
-so keys can rotate: decrypt with any known key, encrypt only with the newest.
+``BLIND_INDEX_KEY``; ``ACCOUNT_PIN_KEY`` is a ring of the same shape for account passwords).
+Every ciphertext is stored together with the id of the key that made it, so keys can rotate:
+decrypt with any known key, encrypt only with the newest.
+
+The associated data of a ciphertext is its ``purpose`` (which field) and, optionally, ``bound_to``
+(which row, e.g. the row's unique blind index), so a ciphertext copied into another field or
+another row fails authentication instead of decrypting there.
 """
 
 from __future__ import annotations
@@ -69,15 +74,24 @@ def check_blind_index_key(value: str, *, name: str = "BLIND_INDEX_KEY") -> bytes
     return raw
 
 
-def encrypt(plaintext: str, *, ring: KeyRing, purpose: str) -> tuple[str, str]:
-    """Return ``(key_id, token)``; ``purpose`` is bound as associated data so a ciphertext
-    copied into another field does not decrypt there."""
+def associated_data(purpose: str, bound_to: str = "") -> bytes:
+    """``purpose`` alone (unbound, the original form) or ``purpose NUL bound_to``.
+
+    A purpose never contains NUL, so the two forms can never collide.
+    """
+    if not purpose or "\x00" in purpose or "\x00" in bound_to:
+        raise ValueError("purpose must be non-empty and neither purpose nor bound_to may contain NUL")
+    return f"{purpose}\x00{bound_to}".encode() if bound_to else purpose.encode()
+
+
+def seal(plaintext: bytes, *, key: bytes, aad: bytes) -> str:
+    """AES-256-GCM with a fresh random nonce; returns base64 of ``nonce || ciphertext || tag``."""
     nonce = os.urandom(NONCE_BYTES)
-    sealed = AESGCM(ring.key(ring.current_id)).encrypt(nonce, plaintext.encode("utf-8"), purpose.encode())
-    return ring.current_id, base64.b64encode(nonce + sealed).decode("ascii")
+    return base64.b64encode(nonce + AESGCM(key).encrypt(nonce, plaintext, aad)).decode("ascii")
 
 
-def decrypt(token: str, *, key_id: str, ring: KeyRing, purpose: str) -> str:
+def unseal(token: str, *, key: bytes, aad: bytes) -> bytes:
+    """Inverse of ``seal``; raises ``DecryptionError`` for anything that does not authenticate."""
     try:
         blob = base64.b64decode(token, validate=True)
     except (binascii.Error, ValueError):
@@ -85,10 +99,24 @@ def decrypt(token: str, *, key_id: str, ring: KeyRing, purpose: str) -> str:
     if len(blob) <= NONCE_BYTES:
         raise DecryptionError("ciphertext too short")
     try:
-        plain = AESGCM(ring.key(key_id)).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], purpose.encode())
+        return AESGCM(key).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad)
     except InvalidTag:
         raise DecryptionError("ciphertext failed authentication") from None
-    return plain.decode("utf-8")
+
+
+def encrypt(plaintext: str, *, ring: KeyRing, purpose: str, bound_to: str = "") -> tuple[str, str]:
+    """Return ``(key_id, token)`` under the newest key.
+
+    ``purpose`` (and ``bound_to`` when given) are the associated data: the token decrypts only
+    with the same purpose and the same ``bound_to``.
+    """
+    aad = associated_data(purpose, bound_to)
+    return ring.current_id, seal(plaintext.encode("utf-8"), key=ring.key(ring.current_id), aad=aad)
+
+
+def decrypt(token: str, *, key_id: str, ring: KeyRing, purpose: str, bound_to: str = "") -> str:
+    """Raise ``DecryptionError`` for an unknown key, a corrupt token, or another purpose/row."""
+    return unseal(token, key=ring.key(key_id), aad=associated_data(purpose, bound_to)).decode("utf-8")
 
 
 def blind_index(value: str, *, key: bytes, purpose: str) -> str:
@@ -96,16 +124,33 @@ def blind_index(value: str, *, key: bytes, purpose: str) -> str:
     return hmac.new(key, f"{purpose}\x00{value}".encode(), hashlib.sha256).hexdigest()
 
 
-@functools.lru_cache(maxsize=8)
-def _ring_for(value: str) -> KeyRing:
-    return parse_key_ring(value)
+@functools.lru_cache(maxsize=16)
+def _ring_for(value: str, name: str = "FIELD_ENCRYPTION_KEYS") -> KeyRing:
+    return parse_key_ring(value, name=name)
 
 
 def current_ring() -> KeyRing:
-    """The key ring from settings (parsed once per distinct value)."""
+    """The field-encryption key ring from settings (parsed once per distinct value)."""
     from django.conf import settings
 
     return _ring_for(settings.FIELD_ENCRYPTION_KEYS)
+
+
+def current_pin_ring() -> KeyRing:
+    """The account-password key ring (``ACCOUNT_PIN_KEY``) from settings."""
+    from django.conf import settings
+
+    return _ring_for(settings.ACCOUNT_PIN_KEY, "ACCOUNT_PIN_KEY")
+
+
+def check_rings_disjoint(*rings: tuple[str, KeyRing]) -> None:
+    """Refuse one key reused across rings: each secret serves one purpose, so one leak is one loss."""
+    seen: dict[bytes, str] = {}
+    for name, ring in rings:
+        for raw in ring.keys.values():
+            if raw in seen and seen[raw] != name:
+                raise ImproperlyConfigured(f"{name} reuses a key from {seen[raw]}; generate a separate key")
+            seen[raw] = name
 
 
 def current_blind_index_key() -> bytes:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -17,7 +18,8 @@ from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from bankportal.crypto import check_blind_index_key, parse_key_ring
+from bankportal.audit.chain import parse_public_keys, parse_seal_key, public_key_b64
+from bankportal.crypto import check_blind_index_key, check_rings_disjoint, parse_key_ring
 from bankportal.env import env_bool, env_choice, env_int, env_list, env_secret, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -68,6 +70,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "csp",
+    "axes",
     "bankportal.audit",
     "bankportal.notifications",
     "bankportal.content",
@@ -89,6 +92,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Sign-in throttling, last: a locked-out sign-in is refused after the CSRF check and before
+    # the login view runs; a lockout set during the view becomes the same page.
+    "bankportal.throttling.SignInThrottleMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "bankportal.urls"
@@ -171,6 +178,18 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60,
         "options": {"expires": 50},
     },
+    # Folds finished internal legs (branch cash, fees, clearing) into their rolled-up balances.
+    "ledger-internal-roll-up": {
+        "task": "accounts.tasks.internal_balances_roll_up_task",
+        "schedule": 60,
+        "options": {"expires": 50},
+    },
+    # Staff requests live for their KST business day; close what is left open at midnight.
+    "staff-requests-expire": {
+        "task": "accounts.tasks.staff_request_expire_task",
+        "schedule": crontab(hour=0, minute=5),
+        "options": {"expires": 60 * 60},
+    },
     "ledger-verify-nightly": {
         "task": "accounts.tasks.ledger_verify_task",
         "schedule": crontab(hour=2, minute=10),
@@ -197,6 +216,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out user name + IP before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
@@ -208,6 +232,27 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 
+# --- Sign-in throttling (django-axes; bankportal/throttling.py) for /login/ and /admin/login/.
+# Counted in the cache (Redis when REDIS_URL is set; per process otherwise), never in the database.
+# Locked by user name + IP, so an attacker elsewhere cannot lock the real customer out, and by IP
+# alone at a higher limit, against one address trying many names. A lock lifts by itself after
+# the cool-off; refused attempts while locked are not counted, so a flood cannot extend it.
+AXES_HANDLER = "bankportal.throttling.SignInThrottleHandler"
+AXES_CACHE = "default"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+AXES_FAILURE_LIMIT = env_int("SIGNIN_FAILURE_LIMIT", 5, min_value=3, max_value=20)
+SIGNIN_IP_FAILURE_LIMIT = env_int("SIGNIN_IP_FAILURE_LIMIT", 20, min_value=3, max_value=1000)
+if SIGNIN_IP_FAILURE_LIMIT < AXES_FAILURE_LIMIT:
+    raise ImproperlyConfigured("SIGNIN_IP_FAILURE_LIMIT must be at least SIGNIN_FAILURE_LIMIT")
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("SIGNIN_COOLOFF_MINUTES", 15, min_value=1, max_value=24 * 60))
+AXES_RESET_ON_SUCCESS = True  # clears that user's counter only, not the per-IP one
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "bankportal.middleware.client_ip"  # the same address the audit trail records
+AXES_LOCKOUT_CALLABLE = "bankportal.views.signin_locked_out"  # translated page, 429 + Retry-After
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_ENABLE_ADMIN = False  # the cache handler writes no AccessAttempt rows to show
+AXES_VERBOSE = False
+
 # --- Field encryption (RRN) and blind index.
 FIELD_ENCRYPTION_KEYS = _dev_only(
     "FIELD_ENCRYPTION_KEYS", env_secret("FIELD_ENCRYPTION_KEYS"), "dev1:" + _dev_key("field")
@@ -215,6 +260,31 @@ FIELD_ENCRYPTION_KEYS = _dev_only(
 parse_key_ring(FIELD_ENCRYPTION_KEYS)  # fail at start-up, not at the first customer
 BLIND_INDEX_KEY = _dev_only("BLIND_INDEX_KEY", env_secret("BLIND_INDEX_KEY"), "dev-" + _dev_key("blind-index"))
 check_blind_index_key(BLIND_INDEX_KEY)
+# Account passwords (4 digits) are HMAC-SHA256 under this key ring (same shape as
+# FIELD_ENCRYPTION_KEYS, newest first), so a database dump alone allows no offline search.
+ACCOUNT_PIN_KEY = _dev_only("ACCOUNT_PIN_KEY", env_secret("ACCOUNT_PIN_KEY"), "dev1:" + _dev_key("account-pin"))
+check_rings_disjoint(
+    ("FIELD_ENCRYPTION_KEYS", parse_key_ring(FIELD_ENCRYPTION_KEYS)),
+    ("ACCOUNT_PIN_KEY", parse_key_ring(ACCOUNT_PIN_KEY, name="ACCOUNT_PIN_KEY")),
+)
+
+# --- Audit seals: the Ed25519 key that signs each seal of the audit trail ("keyid:base64-32-byte-seed").
+# It must live outside the database, so a database superuser cannot re-sign a rewritten trail.
+# AUDIT_SEAL_PUBLIC_KEYS ("keyid:base64-public-key,...") keeps retired keys to verify older seals.
+_DEV_AUDIT_SEAL_KEY = "dev1:" + _dev_key("audit-seal")
+AUDIT_SEAL_KEY = _dev_only("AUDIT_SEAL_KEY", env_secret("AUDIT_SEAL_KEY"), _DEV_AUDIT_SEAL_KEY)
+AUDIT_SEAL_PUBLIC_KEYS = env_str("AUDIT_SEAL_PUBLIC_KEYS", "")
+try:
+    _audit_seal_key = parse_seal_key(AUDIT_SEAL_KEY)
+    _audit_retired_keys = parse_public_keys(AUDIT_SEAL_PUBLIC_KEYS)
+except ValueError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
+if not DEBUG and AUDIT_SEAL_KEY.partition(":")[2] == _DEV_AUDIT_SEAL_KEY.partition(":")[2]:
+    raise ImproperlyConfigured("AUDIT_SEAL_KEY must not be the development key when DEBUG is off")
+if _audit_seal_key.key_id in _audit_retired_keys and (
+    public_key_b64(_audit_retired_keys[_audit_seal_key.key_id]) != _audit_seal_key.public_key_b64
+):
+    raise ImproperlyConfigured("AUDIT_SEAL_PUBLIC_KEYS gives the current AUDIT_SEAL_KEY id a different key")
 
 # --- Notifications
 SMS_BACKENDS = {
@@ -244,6 +314,15 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
 EMAIL_TIMEOUT = 10
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "no-reply@dasombank.example")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Delivery of queued notifications (bankportal.notifications.services): attempts with exponential
+# backoff (base, 2×base, 4×base ... capped), then "failed"; a row left "sending" longer than the
+# timeout (a worker died mid-delivery) is marked failed for review, never resent.
+NOTIFICATION_MAX_ATTEMPTS = env_int("NOTIFICATION_MAX_ATTEMPTS", 5, min_value=1, max_value=20)
+NOTIFICATION_RETRY_BASE_SECONDS = env_int("NOTIFICATION_RETRY_BASE_SECONDS", 30, min_value=1, max_value=3600)
+NOTIFICATION_RETRY_MAX_SECONDS = env_int("NOTIFICATION_RETRY_MAX_SECONDS", 1800, min_value=1, max_value=6 * 3600)
+NOTIFICATION_SENDING_TIMEOUT_SECONDS = env_int("NOTIFICATION_SENDING_TIMEOUT_SECONDS", 600, min_value=60)
+if 2 * max(SMS_GATEWAY_TIMEOUT, EMAIL_TIMEOUT) >= NOTIFICATION_SENDING_TIMEOUT_SECONDS:
+    raise ImproperlyConfigured("NOTIFICATION_SENDING_TIMEOUT_SECONDS must exceed twice the gateway timeouts")
 
 # --- Internationalisation: Korean by default, English available; business time is KST.
 LANGUAGE_CODE = "ko"

@@ -1,123 +1,273 @@
-"""Throughput of the foundation's write paths, on a throwaway test database.
+"""Audited cash deposits against pgbench's tpcb-like script, back to back, at 1 and 4 client processes.
 
-Usage:  DEBUG=1 .venv/bin/python bench/ledger_bench.py [--customers N] [--deposits N] [--threads N]
-With DATABASE_URL set it measures PostgreSQL (and concurrent deposits); otherwise SQLite.
-Prints figures; asserts nothing. The audit chain head serialises every audited write, so
-the concurrent figure is the one to watch as the bank grows.
+Usage (PostgreSQL only; run by hand, prints figures, asserts nothing):
+
+    DEBUG=1 DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/ledger_bench.py \
+        [--seconds 15] [--clients 1 4] [--accounts 400] [--branches 101 202 303 404]
+
+It creates two scratch databases and drops them at the end: ``bp_bench_pgbench`` (``pgbench -i -s 1``)
+and ``bp_bench`` (our migrations). For each client count it runs ``pgbench -c N -j N -T S`` and then
+N processes that each act as their own teller and post ``cash_deposit`` (journal, two entries, the
+customer row lock, the audit insert) for random customers at random branches for S seconds.
+Printed per run: rate (tx/s), p95 latency, ratio to pgbench, deadlocks and other errors.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
+import random
+import shutil
+import statistics
+import subprocess
 import sys
-import threading
+import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bankportal.settings")
-
-import django  # noqa: E402
-
-django.setup()
-
-from django.conf import settings  # noqa: E402
-from django.db import connection  # noqa: E402
-from django.test.utils import setup_test_environment  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_DB = "bp_bench"
+PGBENCH_DB = "bp_bench_pgbench"
+ACCOUNT_PASSWORD = "3917"  # noqa: S105 - a scratch database
 
 
-def _rate(label: str, count: int, seconds: float) -> None:
-    print(f"{label:<44} {count:>7} ops {seconds:>8.2f} s {count / seconds:>10.1f} ops/s")
+@dataclass
+class Run:
+    label: str
+    clients: int
+    transactions: int
+    seconds: float
+    p95_ms: float
+    deadlocks: int = 0
+    errors: int = 0
+
+    @property
+    def rate(self) -> float:
+        return self.transactions / self.seconds if self.seconds else 0.0
 
 
-def _timed(label: str, started: float, note: str) -> str:
-    return f"{label:<44} {time.perf_counter() - started:>16.2f} s  {note}"
+def _django(db_name: str | None = None) -> None:
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bankportal.settings")
+    import django
+    from django.conf import settings
+
+    django.setup()
+    if db_name:
+        settings.DATABASES["default"]["NAME"] = db_name
+    # As in production: no per-query debug logging (DEBUG=1 only lets settings load without secrets).
+    settings.DEBUG = False
+    # Measure the ledger, not password hashing (tellers and account passwords are set up once).
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def _pg_args() -> tuple[list[str], dict[str, str]]:
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    args = ["-h", db.get("HOST") or "127.0.0.1", "-p", str(db.get("PORT") or 5432), "-U", db.get("USER") or "postgres"]
+    env = dict(os.environ)
+    if db.get("PASSWORD"):
+        env["PGPASSWORD"] = db["PASSWORD"]
+    return args, env
+
+
+def _admin_sql(sql: str) -> None:
+    args, env = _pg_args()
+    subprocess.run(["psql", *args, "-d", "postgres", "-qAtc", sql], check=True, env=env)  # noqa: S603, S607
+
+
+def _p95(latencies_ms: list[float]) -> float:
+    if len(latencies_ms) < 20:
+        return max(latencies_ms, default=0.0)
+    return statistics.quantiles(latencies_ms, n=20)[18]
+
+
+def pgbench(clients: int, seconds: int) -> Run:
+    args, env = _pg_args()
+    with tempfile.TemporaryDirectory() as logdir:
+        prefix = str(Path(logdir) / "tx")
+        done = subprocess.run(  # noqa: S603
+            [shutil.which("pgbench") or "pgbench", *args, "-n", "-c", str(clients), "-j", str(clients)]
+            + ["-T", str(seconds), "-l", "--log-prefix", prefix, PGBENCH_DB],
+            check=True,
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        latencies = []
+        for log in Path(logdir).glob("tx*"):
+            for line in log.read_text().splitlines():
+                latencies.append(int(line.split()[2]) / 1000)  # microseconds -> ms
+    tps_line = next(line for line in done.stdout.splitlines() if line.startswith("tps ="))
+    tps = float(tps_line.split()[2])
+    return Run("pgbench tpcb-like", clients, round(tps * seconds), float(seconds), _p95(latencies))
+
+
+# --- our deposits ---------------------------------------------------------------------------------
+
+
+def _deposit_worker(
+    teller_pk: int, account_pks: list[int], branches: list[str], start_at: float, seconds: float, queue
+):  # type: ignore[no-untyped-def]
+    _django(BENCH_DB)
+    from django.db import connection
+
+    from accounts.models import Account, User
+    from accounts.services.ledger import cash_deposit
+
+    teller = User.objects.get(pk=teller_pk)
+    accounts = list(Account.objects.filter(pk__in=account_pks))
+    rng = random.Random(teller_pk)
+    # Warm up: permission cache, internal-account cache, prepared connection.
+    for branch in branches:
+        cash_deposit(account=rng.choice(accounts), amount=1, actor=teller, branch=branch)
+    time.sleep(max(0.0, start_at - time.time()))
+    latencies: list[float] = []
+    deadlocks = errors = 0
+    stop = start_at + seconds
+    while True:
+        started = time.perf_counter()
+        if time.time() >= stop:
+            break
+        try:
+            cash_deposit(
+                account=rng.choice(accounts),
+                amount=rng.randint(1, 500) * 1_000,
+                actor=teller,
+                branch=rng.choice(branches),
+            )
+            latencies.append((time.perf_counter() - started) * 1000)
+        except Exception as exc:  # noqa: BLE001 - counted and reported
+            if "deadlock detected" in str(exc):
+                deadlocks += 1
+            else:
+                errors += 1
+    connection.close()
+    queue.put((len(latencies), latencies, deadlocks, errors))
+
+
+def deposits(clients: int, seconds: int, tellers: list[int], accounts: list[int], branches: list[str]) -> Run:
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    start_at = time.time() + 6  # time for every process to start Django and warm up
+    processes = [
+        context.Process(
+            target=_deposit_worker, args=(tellers[i], accounts, branches, start_at, seconds, queue), daemon=True
+        )
+        for i in range(clients)
+    ]
+    for process in processes:
+        process.start()
+    results = [queue.get(timeout=seconds + 120) for _ in processes]
+    for process in processes:
+        process.join(timeout=30)
+    latencies = [ms for _count, lat, _d, _e in results for ms in lat]
+    return Run(
+        "audited cash_deposit",
+        clients,
+        sum(r[0] for r in results),
+        float(seconds),
+        _p95(latencies),
+        deadlocks=sum(r[2] for r in results),
+        errors=sum(r[3] for r in results),
+    )
+
+
+def _prepare(n_accounts: int, clients: int) -> tuple[list[int], list[int]]:
+    """Migrate the scratch database and make tellers, customers and accounts through the services."""
+    from django.contrib.auth.models import Group
+    from django.core.management import call_command
+
+    from accounts import services
+    from accounts.models import Customer, DepositProduct, User
+
+    call_command("migrate", verbosity=0)
+    product = DepositProduct.objects.create(code="01", kind="demand", name_ko="벤치", name_en="Bench")
+    tellers = []
+    for i in range(max(clients, 1)):
+        teller = User.objects.create_user(username=f"teller{i}", password="bench-teller-pass", is_staff=True)  # noqa: S106
+        teller.groups.add(Group.objects.get(name="Teller"))
+        tellers.append(teller)
+    accounts = []
+    for i in range(n_accounts):
+        birth = f"{70 + i % 30:02d}{1 + i % 12:02d}{1 + i % 28:02d}"
+        customer = services.customer_create(
+            kind=Customer.Kind.INDIVIDUAL,
+            name=f"고객{i}",
+            phone="01012345678",
+            rrn=f"{birth}-1{i:06d}",
+            actor=tellers[0],
+        )
+        accounts.append(
+            services.account_open(
+                customer=customer, product=product, password=ACCOUNT_PASSWORD, actor=tellers[i % len(tellers)]
+            )
+        )
+    return [t.pk for t in tellers], [a.pk for a in accounts]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--customers", type=int, default=300)
-    parser.add_argument("--deposits", type=int, default=2000)
-    parser.add_argument("--threads", type=int, default=4)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--accounts", type=int, default=400)
+    parser.add_argument("--branches", nargs="+", default=["101", "202", "303", "404"])
     args = parser.parse_args()
 
-    setup_test_environment()
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # measure the ledger, not Argon2
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    _django()
+    from django.conf import settings
+    from django.db import connection
+
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        raise SystemExit("set DATABASE_URL to a PostgreSQL server: this compares against pgbench")
+    connection.close()
+    pg_args, env = _pg_args()
+    for db in (BENCH_DB, PGBENCH_DB):
+        _admin_sql(f"DROP DATABASE IF EXISTS {db}")
+        _admin_sql(f"CREATE DATABASE {db}")
+    settings.DATABASES["default"]["NAME"] = BENCH_DB
     try:
-        _run(args)
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
-
-
-def _run(args: argparse.Namespace) -> None:
-    from accounts import services
-    from accounts.models import Customer, DepositProduct, LedgerEntry
-    from accounts.selectors import customer_search, ledger_problems
-    from bankportal.audit.services import audit_chain_verify
-
-    engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
-    print(f"database: {engine}   python: {sys.version.split()[0]}")
-    product = DepositProduct.objects.create(code="01", kind="demand", name_ko="벤치", name_en="Bench")
-
-    started = time.perf_counter()
-    customers = []
-    for i in range(args.customers):
-        birth = f"{70 + i % 30:02d}{1 + i % 12:02d}{1 + i % 28:02d}"
-        customers.append(
-            services.customer_create(
-                kind=Customer.Kind.INDIVIDUAL, name=f"고객{i}", phone="01012345678", rrn=f"{birth}-1{i:06d}", actor=None
-            )
+        pgbench_init = [shutil.which("pgbench") or "pgbench", *pg_args, "-i", "-s", "1", "-q", PGBENCH_DB]
+        subprocess.run(pgbench_init, check=True, env=env, capture_output=True)  # noqa: S603
+        tellers, accounts = _prepare(args.accounts, max(args.clients))
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT version()")
+            version = cursor.fetchone()[0].split(" on ")[0]
+        audit_lock = (
+            "takes a lock"
+            if "select_for_update" in (ROOT / "bankportal/audit/services.py").read_text()
+            else "insert only"
         )
-    _rate("customer_create (encrypt + blind index)", args.customers, time.perf_counter() - started)
+        print(f"{version}; {os.cpu_count()} cores; {len(accounts)} accounts; branches {' '.join(args.branches)}")
+        print(f"audit_record: {audit_lock}; {args.seconds} s per run\n")
+        header = f"{'clients':>7}  {'pgbench tx/s':>12} {'p95 ms':>7}  {'deposits tx/s':>13} {'p95 ms':>7}"
+        print(header + f"  {'ratio':>6}  {'deadlocks':>9} {'errors':>6}")
+        rows = []
+        for clients in args.clients:
+            base = pgbench(clients, args.seconds)
+            ours = deposits(clients, args.seconds, tellers, accounts, args.branches)
+            rows.append((base, ours))
+            print(
+                f"{clients:>7}  {base.rate:>12.1f} {base.p95_ms:>7.2f}  {ours.rate:>13.1f} {ours.p95_ms:>7.2f}"
+                f"  {ours.rate / base.rate:>6.3f}  {ours.deadlocks:>9} {ours.errors:>6}",
+                flush=True,
+            )
+        from accounts.selectors import ledger_problems
+        from accounts.services.ledger import internal_balances_roll_up
+        from bankportal.actors import system_actor
 
-    started = time.perf_counter()
-    password = "3917"  # noqa: S105 - a throwaway test database
-    accounts = [services.account_open(customer=c, product=product, password=password, actor=None) for c in customers]
-    _rate("account_open", len(accounts), time.perf_counter() - started)
-
-    started = time.perf_counter()
-    for i in range(args.deposits):
-        services.cash_deposit(account=accounts[i % len(accounts)], amount=10_000 + i, actor=None)
-    _rate("cash_deposit (journal + 2 entries + audit)", args.deposits, time.perf_counter() - started)
-
-    started = time.perf_counter()
-    rrn = services.customer_rrn(customers[-1])
-    found = sum(customer_search(rrn).count() for _ in range(200))
-    _rate(f"customer_search by full RRN (found {found})", 200, time.perf_counter() - started)
-
-    started = time.perf_counter()
-    problems = ledger_problems()
-    print(_timed(f"ledger_problems over {LedgerEntry.objects.count()} entries", started, f"problems={len(problems)}"))
-    started = time.perf_counter()
-    report = audit_chain_verify()
-    print(_timed(f"audit_chain_verify over {report.checked} events", started, f"ok={report.ok}"))
-
-    if engine != "postgresql":
-        print("concurrent deposits: skipped (SQLite serialises writers; set DATABASE_URL for PostgreSQL)")
-        return
-    per_thread = max(1, args.deposits // args.threads)
-    barrier = threading.Barrier(args.threads)
-
-    def worker(offset: int) -> None:
-        barrier.wait()
-        try:
-            for i in range(per_thread):
-                services.cash_deposit(account=accounts[(offset + i) % len(accounts)], amount=1_000, actor=None)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(n * 7,)) for n in range(args.threads)]
-    started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    _rate(
-        f"cash_deposit, {args.threads} threads concurrently", per_thread * args.threads, time.perf_counter() - started
-    )
-    print(f"ledger still balanced: {ledger_problems() == []}")
+        internal_balances_roll_up(actor=system_actor("bench", ["accounts.change_account"]))
+        problems = ledger_problems()
+        print(f"\nledger_verify after the runs: {'balanced' if not problems else f'{len(problems)} problem(s)'}")
+        if len(rows) > 1:
+            print(f"audited throughput rising with clients: {rows[-1][1].rate > rows[0][1].rate}")
+    finally:
+        connection.close()
+        for db in (BENCH_DB, PGBENCH_DB):
+            _admin_sql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,8 @@ import pytest
 from django.apps import apps as django_apps
 from django.conf import settings as django_settings
 from django.contrib.auth.models import Group
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 
 from accounts import services
 from accounts.models import Customer, DepositProduct, User
@@ -66,7 +68,12 @@ def requires_redis() -> None:
 @pytest.fixture(autouse=True)
 def _reference_data(request: pytest.FixtureRequest) -> None:
     """Transactional tests (live server, threads) flush the database after each test, which also
-    removes what the data migrations wrote; put the staff groups and internal accounts back."""
+    removes what the data migrations wrote; put the staff groups (with the permissions every later
+    migration gave or took) and internal accounts back. The per-branch internal accounts are made
+    again on first use, so the ledger's per-process cache of them is cleared first."""
+    from accounts.services.ledger import internal_account_cache_clear
+
+    internal_account_cache_clear()
     marker = request.node.get_closest_marker("django_db")
     if marker is None or not marker.kwargs.get("transaction"):
         return
@@ -74,6 +81,10 @@ def _reference_data(request: pytest.FixtureRequest) -> None:
     migration = importlib.import_module("accounts.migrations.0002_internal_accounts_and_staff_groups")
     migration.create_internal_accounts(django_apps, None)
     migration.create_groups(django_apps, None)
+    importlib.import_module("accounts.migrations.0006_staff_requests").grant_staff_request_permissions(
+        django_apps, None
+    )
+    importlib.import_module("accounts.migrations.0007_staff_group_duties").assign_staff_duties(django_apps, None)
 
 
 @pytest.fixture(autouse=True)
@@ -81,6 +92,21 @@ def _fast_password_hashing(settings):  # type: ignore[no-untyped-def]
     # Argon2 is the production hasher (tested in tests/bankportal/test_settings.py); tests hash
     # hundreds of passwords, so they use a fast one.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_signin_throttle() -> None:
+    """Sign-in throttle counters (django-axes, bankportal/throttling.py) live in the cache, which
+    outlives each test's rollback: start every test with none, so failed sign-ins in one test
+    never lock out the next."""
+    cache = caches[django_settings.AXES_CACHE]
+    if isinstance(cache, RedisCache):
+        # Only the throttle's keys: flushing the database would also drop Celery's broker state.
+        client = cache._cache.get_client(write=True)
+        for key in client.scan_iter(match=cache.make_key("axes-*")):
+            client.delete(key)
+    else:
+        cache.clear()
 
 
 def rrn_for_age(age: int, *, serial: str = "123456", today: dt.date | None = None) -> str:

@@ -12,4 +12,5 @@ Custom pages (``get_urls``): customer ``find-by-rrn/`` and ``<id>/lift-minor-cap
 ``<id>/deposit/``, ``<id>/withdraw/`` and ``<id>/reset-password/``; journal ``<id>/reverse/``.
 """
 
-from accounts.admin import catalogue, customers, ledger  # noqa: F401 - registers the ModelAdmins
+# Importing the modules registers their ModelAdmins (staff_requests: the approval queue, 책임자 승인).
+from accounts.admin import catalogue, customers, ledger, staff_requests  # noqa: F401

@@ -13,19 +13,22 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
+from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.admin.common import (
     staff_user,
     won,
 )
 from accounts.models import DepositProduct, User
+from bankportal.admin import ResidentNumberSafeSearchMixin
 from bankportal.audit.services import audit_record
 
 # --- Products and staff users ------------------------------------------------------------------
 
 
 @admin.register(DepositProduct)
-class DepositProductAdmin(admin.ModelAdmin):
+class DepositProductAdmin(ResidentNumberSafeSearchMixin, admin.ModelAdmin):
     """Branch managers edit products; each change is written to the audit trail."""
 
     list_display = ("code", "name_ko", "name_en", "kind", "interest_rate_display", "min_opening_display", "is_active")
@@ -60,7 +63,7 @@ class DepositProductAdmin(admin.ModelAdmin):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(ResidentNumberSafeSearchMixin, DjangoUserAdmin):
     """Staff logins (superusers only by default). Changes are audited; users are deactivated, not deleted."""
 
     fieldsets = (*(DjangoUserAdmin.fieldsets or ()), (_("Customer"), {"fields": ("customer",)}))
@@ -107,7 +110,7 @@ admin.site.unregister(Group)
 
 
 @admin.register(Group)
-class AuditedGroupAdmin(GroupAdmin):
+class AuditedGroupAdmin(ResidentNumberSafeSearchMixin, GroupAdmin):
     """Staff groups (Teller, Branch manager): a change of what a role may do is itself audited."""
 
     def has_delete_permission(self, request: HttpRequest, obj: Group | None = None) -> bool:
@@ -133,3 +136,12 @@ class AuditedGroupAdmin(GroupAdmin):
                 "removed": sorted(before - after),
             },
         )
+
+
+# django-otp registers its device admin (searchable by user name and email) without the guard.
+admin.site.unregister(TOTPDevice)
+
+
+@admin.register(TOTPDevice)
+class StaffTOTPDeviceAdmin(ResidentNumberSafeSearchMixin, TOTPDeviceAdmin):
+    """django-otp's TOTP device admin; a resident number typed into its search is never echoed."""

@@ -1,4 +1,5 @@
-"""Staff admin: customers (search by masked or full RRN, registration, contact edits, minor cap)."""
+"""Staff admin: customers (search by masked or full RRN, registration, name edits, and requests
+for a manager's approval: contact changes and lifting the minor cap)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,12 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import SEARCH_VAR
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.urls import URLPattern, path, reverse
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
@@ -26,14 +26,18 @@ from accounts.admin.common import (
     staff_user,
     won,
 )
+from accounts.admin.staff_requests import (
+    ContactChangeRequestForm,
+    StaffRequestWithIdForm,
+    record_request_view,
+)
 from accounts.forms import (
-    CustomerContactForm,
     CustomerCreateForm,
-    MinorCapLiftForm,
     ResidentNumberLookupForm,
 )
-from accounts.models import Account, Customer
+from accounts.models import Account, Customer, StaffRequest
 from accounts.selectors import customer_search
+from accounts.services import staff_requests as request_services
 from bankportal.admin import (
     ReadOnlyAdminMixin,
     ResidentNumberSafeSearchMixin,
@@ -72,9 +76,18 @@ class CustomerAccountInline(ReadOnlyAdminMixin, admin.TabularInline):
         return obj.password_locked
 
 
+class CustomerNameForm(forms.ModelForm):
+    """The name is the only customer field staff edit directly: phone and email route one-time
+    codes, so changing them is a request for a manager's approval."""
+
+    class Meta:
+        model = Customer
+        fields = ["name"]
+
+
 @admin.register(Customer)
 class CustomerAdmin(StaffPagesMixin, ResidentNumberSafeSearchMixin, admin.ModelAdmin):
-    form = CustomerContactForm
+    form = CustomerNameForm
     list_display = ("name", "kind", "id_display", "phone_display", "solo_minor_cap", "created_at")
     list_filter = ("kind", "solo_minor_cap")
     # The real search is ``get_search_results``; a search field must be named for the box to show.
@@ -84,6 +97,8 @@ class CustomerAdmin(StaffPagesMixin, ResidentNumberSafeSearchMixin, admin.ModelA
     )
     ordering = ("-id",)
     readonly_fields = (
+        "phone_display",
+        "email",
         "kind",
         "id_display",
         "brn_display",
@@ -95,7 +110,6 @@ class CustomerAdmin(StaffPagesMixin, ResidentNumberSafeSearchMixin, admin.ModelA
         "updated_at",
     )
     inlines = [CustomerAccountInline]
-    actions = ["lift_minor_cap"]
     add_fieldsets = (
         (None, {"fields": ("kind", "name", "phone", "email")}),
         (_("Real-name identity"), {"fields": ("rrn", "brn")}),
@@ -111,7 +125,7 @@ class CustomerAdmin(StaffPagesMixin, ResidentNumberSafeSearchMixin, admin.ModelA
             identity.append("brn_display")
         identity.append("birth_date")
         return (
-            (None, {"fields": ("name", "phone", "email")}),
+            (None, {"fields": ("name", "phone_display", "email")}),
             (_("Real-name identity"), {"fields": identity}),
             (_("Minor"), {"fields": ("legal_representative", "representative_relation", "solo_minor_cap")}),
             (_("Record"), {"fields": ("created_at", "updated_at")}),
@@ -133,8 +147,8 @@ class CustomerAdmin(StaffPagesMixin, ResidentNumberSafeSearchMixin, admin.ModelA
     def has_delete_permission(self, request: HttpRequest, obj: Customer | None = None) -> bool:
         return False
 
-    def has_lift_minor_cap_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("accounts.lift_minor_cap")
+    def has_staff_request_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(request_services.REQUEST_PERMISSION)
 
     # Search ---------------------------------------------------------------------------------
 
@@ -206,13 +220,7 @@ class CustomerAdmin(StaffPagesMixin, ResidentNumberSafeSearchMixin, admin.ModelA
     def save_model(self, request: HttpRequest, obj: Customer, form: forms.ModelForm, change: bool) -> None:
         if not change:  # registration is ``add_view``, through customer_create
             raise PermissionDenied
-        services.customer_update_contact(
-            customer=obj,
-            name=form.cleaned_data["name"],
-            phone=form.cleaned_data["phone"],
-            email=form.cleaned_data.get("email") or "",
-            actor=staff_user(request),
-        )
+        services.customer_update_name(customer=obj, name=form.cleaned_data["name"], actor=staff_user(request))
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
@@ -224,51 +232,54 @@ class CustomerAdmin(StaffPagesMixin, ResidentNumberSafeSearchMixin, admin.ModelA
             extra["open_account_url"] = (
                 reverse("admin:accounts_account_add", current_app=self.admin_site.name) + f"?customer={customer.pk}"
             )
-            extra["can_lift_minor_cap"] = customer.solo_minor_cap and self.has_lift_minor_cap_permission(request)
+            may_request = self.has_staff_request_permission(request)
+            extra["can_request_contact_change"] = may_request
+            extra["request_contact_change_url"] = self._url("request_contact_change", customer.pk)
+            extra["can_lift_minor_cap"] = customer.solo_minor_cap and may_request
             extra["lift_minor_cap_url"] = self._url("lift_minor_cap", customer.pk)
             if self.has_view_or_change_permission(request, customer):
                 record_personal_data_view(request, action="customer.view", obj=customer, customer_id=customer.pk)
         return super().change_view(request, object_id, form_url, extra)
 
-    # Minor sign-up cap ----------------------------------------------------------------------
+    # Requests for a manager's approval (책임자 승인) -------------------------------------------
 
-    @admin.action(permissions=["lift_minor_cap"], description=_("Lift minor sign-up cap (ID checked at the branch)"))
-    def lift_minor_cap(self, request: HttpRequest, queryset: QuerySet[Customer]) -> None:
-        lifted = 0
-        for customer in queryset.order_by("pk"):
-            try:
-                services.customer_lift_minor_cap(customer=customer, actor=staff_user(request))
-            except ValidationError as exc:
-                self.message_user(request, f"{customer}: {' '.join(exc.messages)}", messages.ERROR)
-            else:
-                lifted += 1
-        if lifted:
-            self.message_user(
-                request,
-                ngettext("Lifted the cap on %(count)d customer.", "Lifted the cap on %(count)d customers.", lifted)
-                % {"count": lifted},
-                messages.SUCCESS,
-            )
+    def _request_summary(self, customer: Customer) -> list[tuple[Any, Any]]:
+        return [
+            (_("customer"), str(customer)),
+            (_("mobile phone"), self.phone_display(customer)),
+            (_("email"), customer.email or "—"),
+        ]
 
     def lift_minor_cap_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        if not self.has_lift_minor_cap_permission(request):
-            raise PermissionDenied
+        """Record a request to lift the cap; a branch manager's approval lifts it."""
         customer = self._get_viewable(request, object_id)
-        return self.staff_task_view(
+        return record_request_view(
+            self,
             request,
             obj=customer,
-            form_class=MinorCapLiftForm,
-            perform=lambda _data: services.customer_lift_minor_cap(customer=customer, actor=staff_user(request)),
-            success_message=lambda _customer, _data: (
-                _("The minor sign-up cap on %(customer)s was lifted.") % {"customer": customer}
-            ),
-            title=_("Lift minor sign-up cap"),
-            submit_label=_("Lift the cap"),
+            kind=StaffRequest.Kind.MINOR_CAP_LIFT,
+            form_class=StaffRequestWithIdForm,
+            title=_("Request: lift minor sign-up cap"),
             summary=[
-                (_("customer"), str(customer)),
+                *self._request_summary(customer),
                 (_("birth date"), customer.birth_date),
                 (_("minor sign-up cap"), _("yes") if customer.solo_minor_cap else _("no")),
             ],
+            target={"customer": customer},
+        )
+
+    def request_contact_change_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Record a request for a new mobile number or email; a branch manager's approval applies it."""
+        customer = self._get_viewable(request, object_id)
+        return record_request_view(
+            self,
+            request,
+            obj=customer,
+            kind=StaffRequest.Kind.CONTACT_CHANGE,
+            form_class=ContactChangeRequestForm,
+            title=_("Request: change mobile phone or email"),
+            summary=self._request_summary(customer),
+            target={"customer": customer},
         )
 
     def get_urls(self) -> list[URLPattern]:
@@ -279,6 +290,11 @@ class CustomerAdmin(StaffPagesMixin, ResidentNumberSafeSearchMixin, admin.ModelA
                 "<path:object_id>/lift-minor-cap/",
                 self._wrap(self.lift_minor_cap_view),
                 name=f"{info}_lift_minor_cap",
+            ),
+            path(
+                "<path:object_id>/request-contact-change/",
+                self._wrap(self.request_contact_change_view),
+                name=f"{info}_request_contact_change",
             ),
             *super().get_urls(),
         ]

@@ -7,9 +7,11 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern, path
 from django.utils.decorators import method_decorator
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_post_parameters
 
@@ -24,20 +26,30 @@ from accounts.admin.common import (
     staff_user,
     won,
 )
+from accounts.admin.staff_requests import (
+    StaffRequestReasonForm,
+    StaffRequestWithIdForm,
+    record_request_view,
+    usable_password_reset,
+)
 from accounts.forms import (
     AccountOpenForm,
     AccountPasswordResetForm,
     CashDepositForm,
     CashWithdrawalForm,
-    JournalReverseForm,
 )
-from accounts.models import Account, Journal, LedgerEntry
+from accounts.models import Account, Journal, LedgerEntry, StaffRequest
 from accounts.selectors import account_entries
 from bankportal.admin import (
     Label,
     ReadOnlyAdminMixin,
     ResidentNumberSafeSearchMixin,
     StaffPagesMixin,
+)
+
+RESET_NEEDS_APPROVAL = _(
+    "Resetting an account password needs a branch manager's approval first: record a reset request, "
+    "and once it is approved the customer types the new password here."
 )
 
 # --- Accounts ----------------------------------------------------------------------------------
@@ -89,6 +101,10 @@ class AccountAdmin(StaffPagesMixin, ResidentNumberSafeSearchMixin, admin.ModelAd
 
     @admin.display(description=_("balance"), ordering="balance")
     def balance_display(self, obj: Account) -> str:
+        if obj.kind == Account.Kind.INTERNAL:
+            # Internal legs are appended unlocked; the row holds the figure the roll-up job last made.
+            when = date_format(localtime(obj.rolled_up_at), "DATETIME_FORMAT") if obj.rolled_up_at else "—"
+            return _("%(amount)s (rolled up %(when)s)") % {"amount": won(obj.balance), "when": when}
         return won(obj.balance)
 
     @admin.display(description=_("password locked"), boolean=True, ordering="password_locked_at")
@@ -154,7 +170,12 @@ class AccountAdmin(StaffPagesMixin, ResidentNumberSafeSearchMixin, admin.ModelAd
                     account_entries(account, limit=RECENT_ENTRIES), admin_site_name=self.admin_site.name
                 ),
                 can_take_cash=is_customer and request.user.has_perm("accounts.take_cash"),
-                can_reset_password=is_customer and request.user.has_perm("accounts.reset_account_password"),
+                # A reset is a request for a manager's approval; the new password is typed after it.
+                can_request_password_reset=is_customer and request.user.has_perm("accounts.add_staffrequest"),
+                request_password_reset_url=self._url("request_password_reset", account.pk),
+                can_reset_password=is_customer
+                and request.user.has_perm("accounts.reset_account_password")
+                and usable_password_reset(account=account, user=staff_user(request)) is not None,
                 deposit_url=self._url("cash_deposit", account.pk),
                 withdrawal_url=self._url("cash_withdrawal", account.pk),
                 password_reset_url=self._url("password_reset", account.pk),
@@ -234,23 +255,42 @@ class AccountAdmin(StaffPagesMixin, ResidentNumberSafeSearchMixin, admin.ModelAd
         account.refresh_from_db(fields=["balance"])
         return template % {"amount": won(amount), "number": account.number_display, "balance": won(account.balance)}
 
+    def request_password_reset_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Record a reset request (책임자 승인); once approved, the reset page takes the new password."""
+        account = self._get_viewable(request, object_id)
+        return record_request_view(
+            self,
+            request,
+            obj=account,
+            kind=StaffRequest.Kind.ACCOUNT_PASSWORD_RESET,
+            form_class=StaffRequestWithIdForm,
+            title=_("Request: reset account password"),
+            summary=lambda: self._summary(account),
+            target={"account": account},
+        )
+
     @method_decorator(sensitive_post_parameters("new_password1", "new_password2"))
     def password_reset_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The customer types the new password, under an approved request this staff member may complete."""
         self._require_perm(request, "accounts.reset_account_password")
         account = self._get_viewable(request, object_id)
+        approved = usable_password_reset(account=account, user=staff_user(request))
+        if approved is None:
+            self.message_user(request, RESET_NEEDS_APPROVAL, messages.WARNING)
+            return HttpResponseRedirect(self._url("change", account.pk))
         return self.staff_task_view(
             request,
             obj=account,
             form_class=AccountPasswordResetForm,
             perform=lambda data: services.account_password_reset(
-                account=account, new_password=data["new_password1"], actor=staff_user(request)
+                request=approved, new_password=data["new_password1"], actor=staff_user(request)
             ),
             success_message=lambda _account, _data: (
                 _("The password of %(number)s was reset and unlocked.") % {"number": account.number_display}
             ),
             title=_("Reset account password"),
             submit_label=_("Reset password"),
-            summary=lambda: self._summary(account),
+            summary=lambda: [*self._summary(account), (_("approved request"), str(approved))],
         )
 
     def get_urls(self) -> list[URLPattern]:
@@ -260,6 +300,11 @@ class AccountAdmin(StaffPagesMixin, ResidentNumberSafeSearchMixin, admin.ModelAd
             path("<path:object_id>/withdraw/", self._wrap(self.cash_withdrawal_view), name=f"{info}_cash_withdrawal"),
             path(
                 "<path:object_id>/reset-password/", self._wrap(self.password_reset_view), name=f"{info}_password_reset"
+            ),
+            path(
+                "<path:object_id>/request-password-reset/",
+                self._wrap(self.request_password_reset_view),
+                name=f"{info}_request_password_reset",
             ),
             *super().get_urls(),
         ]
@@ -345,25 +390,21 @@ class JournalAdmin(StaffPagesMixin, ResidentNumberSafeSearchMixin, ReadOnlyAdmin
         journal = self.get_object(request, unquote(object_id))
         extra = dict(extra_context or {})
         if journal is not None:
-            extra["can_reverse"] = request.user.has_perm("accounts.reverse_journal") and self._reversible(journal)
+            # A reversal is a request for a manager's approval (책임자 승인).
+            extra["can_reverse"] = request.user.has_perm("accounts.add_staffrequest") and self._reversible(journal)
             extra["reverse_url"] = self._url("reverse", journal.pk)
         return super().change_view(request, object_id, form_url, extra)
 
     def reverse_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        self._require_perm(request, "accounts.reverse_journal")
+        """Record a reversal request with its reason; a branch manager's approval posts it."""
         journal = self._get_viewable(request, object_id)
-        return self.staff_task_view(
+        return record_request_view(
+            self,
             request,
             obj=journal,
-            form_class=JournalReverseForm,
-            perform=lambda data: services.journal_reverse(
-                journal=journal, reason=data["reason"], actor=staff_user(request)
-            ),
-            success_message=lambda reversal, _data: (
-                _("Journal %(journal)s was reversed by %(reversal)s.") % {"journal": journal, "reversal": reversal}
-            ),
-            title=_("Reverse journal"),
-            submit_label=_("Post the reversal"),
+            kind=StaffRequest.Kind.JOURNAL_REVERSE,
+            form_class=StaffRequestReasonForm,
+            title=_("Request: reverse journal"),
             summary=[
                 (_("journal"), str(journal)),
                 (_("posted at"), journal.created_at),
@@ -373,6 +414,7 @@ class JournalAdmin(StaffPagesMixin, ResidentNumberSafeSearchMixin, ReadOnlyAdmin
                 journal.entries.select_related("journal", "account__holder").order_by("pk"),
                 admin_site_name=self.admin_site.name,
             ),
+            target={"journal": journal},
         )
 
     def get_urls(self) -> list[URLPattern]:

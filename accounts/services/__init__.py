@@ -16,6 +16,7 @@ from accounts.services.customers import (
     customer_lift_minor_cap,
     customer_rrn_reencrypt,
     customer_update_contact,
+    customer_update_name,
     normalise_phone,
 )
 from accounts.services.ledger import (
@@ -33,10 +34,22 @@ from accounts.services.passwords import (
     require_account_password,
     validate_account_password,
 )
+from accounts.services.staff_requests import (
+    StaffRequestExecutor,
+    staff_request_approve,
+    staff_request_cancel,
+    staff_request_create,
+    staff_request_executor,
+    staff_request_executor_for,
+    staff_request_expire_due,
+    staff_request_expiry,
+    staff_request_reject,
+)
 
 __all__ = [
     "Actor",
     "PasswordCheck",
+    "StaffRequestExecutor",
     "account_open",
     "account_password_check",
     "account_password_reset",
@@ -47,10 +60,19 @@ __all__ = [
     "customer_rrn",
     "customer_rrn_reencrypt",
     "customer_update_contact",
+    "customer_update_name",
     "internal_account",
     "journal_reverse",
     "ledger_post",
     "normalise_phone",
     "require_account_password",
+    "staff_request_approve",
+    "staff_request_cancel",
+    "staff_request_create",
+    "staff_request_executor",
+    "staff_request_executor_for",
+    "staff_request_expire_due",
+    "staff_request_expiry",
+    "staff_request_reject",
     "validate_account_password",
 ]

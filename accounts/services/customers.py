@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from accounts import ages
-from accounts.identity import customer_rrn, rrn_blind_index, set_rrn
+from accounts.identity import customer_rrn, rrn_blind_index, rrn_is_current, set_rrn
 from accounts.idnumbers import InvalidNumber, is_minor, parse_brn, parse_rrn
-from accounts.models import Customer
+from accounts.models import Customer, StaffRequest
 from accounts.phones import InvalidPhone, normalise_mobile
+from accounts.services._approval import claim_approved_request, target_id
 from accounts.services._common import Actor, require_not_own_record, require_perm
 from bankportal import crypto
 from bankportal.audit.services import audit_record
+from bankportal.notifications.services import send_email_on_commit, send_sms_on_commit
 from bankportal.timeutil import kst_today
 
 ERR_NAME_REQUIRED = _("Enter the customer's name.")
@@ -37,6 +42,19 @@ ERR_REPRESENTATIVE_RELATION = _("Choose how the legal representative is related 
 ERR_REPRESENTATIVE_NOT_MINOR = _("Only a minor is registered with a legal representative.")
 ERR_MINOR_CAP_NOT_SET = _("This customer has no minor sign-up cap.")
 ERR_MINOR_CAP_STILL_MINOR = _("The cap can only be lifted from the customer's 19th birthday.")
+ERR_CONTACT_CHANGED_SINCE = _(
+    "The customer's mobile number or email changed after this request was made; record a new request."
+)
+
+CONTACT_CHANGED_SMS = _(
+    "[%(bank)s] The mobile number or email for your banking codes was changed at a branch. "
+    "If you did not ask for this, call %(call_centre)s now."
+)
+CONTACT_CHANGED_EMAIL_SUBJECT = _("[%(bank)s] Your contact details were changed")
+CONTACT_CHANGED_EMAIL_BODY = _(
+    "The mobile number or email that receives your one-time codes was changed at a branch.\n"
+    "If you did not ask for this change, call %(call_centre)s straight away."
+)
 
 _RRN_ERRORS = {"format": ERR_RRN_FORMAT, "birth_date": ERR_RRN_BIRTH_DATE, "future": ERR_RRN_FUTURE}
 _BRN_ERRORS = {"format": ERR_BRN_FORMAT, "check_digit": ERR_BRN_CHECK_DIGIT}
@@ -170,86 +188,146 @@ def customer_create(
 
 
 @transaction.atomic
-def customer_update_contact(*, customer: Customer, name: str, phone: str, email: str, actor: Actor) -> Customer:
-    """Change name, phone or email; the audit event names the changed fields, not their values.
+def customer_update_name(*, customer: Customer, name: str, actor: Actor) -> Customer:
+    """Correct the customer's name (no approval needed: a name routes no one-time code).
 
-    Raises ``PermissionDenied`` without ``accounts.change_customer`` or on the actor's own record.
+    Raises ``ValidationError`` for an empty name; ``PermissionDenied`` without
+    ``accounts.change_customer`` or on the actor's own record.
     """
     require_perm(actor, "accounts.change_customer")
     require_not_own_record(actor, customer.pk)
-    errors: dict[str, Any] = {}
     name = (name or "").strip()
     if not name:
-        errors["name"] = ValidationError(ERR_NAME_REQUIRED, code="name_required")
-    try:
-        phone = normalise_phone(phone)
-    except ValidationError as exc:
-        errors["phone"] = exc
-    if errors:
-        raise ValidationError(errors)
+        raise ValidationError({"name": ValidationError(ERR_NAME_REQUIRED, code="name_required")})
     # Lock so two tellers editing at once cannot both compute "changed" from the same old row.
     locked = Customer.objects.select_for_update().get(pk=customer.pk)
-    changed = [
-        field
-        for field, value in (("name", name), ("phone", phone), ("email", (email or "").strip()))
-        if getattr(locked, field) != value
-    ]
-    if changed:
-        locked.name, locked.phone, locked.email = name, phone, (email or "").strip()
-        locked.save(update_fields=[*changed, "updated_at"])
+    if locked.name != name:
+        locked.name = name
+        locked.save(update_fields=["name", "updated_at"])
         audit_record(
             action="customer.update_contact",
             actor=actor,
             customer_id=locked.pk,
             obj=locked,
-            details={"fields": changed},
+            details={"fields": ["name"]},
         )
     return locked
 
 
-@transaction.atomic
-def customer_lift_minor_cap(*, customer: Customer, actor: Actor) -> Customer:
-    """Lift the cap on a former minor who signed up alone, after the branch has checked their ID.
+def _contact_notices(*, old_phone: str, old_email: str, new_phone: str, new_email: str, changed: list[str]) -> None:
+    """Tell the old contact points (and the new ones) after commit: a hijacker cannot silence them."""
+    with translation.override(settings.LANGUAGE_CODE):
+        bank = settings.BANK_NAME_KO if settings.LANGUAGE_CODE == "ko" else settings.BANK_NAME_EN
+        context = {"bank": bank, "call_centre": settings.BANK_CALL_CENTRE}
+        sms = str(CONTACT_CHANGED_SMS % context)
+        subject = str(CONTACT_CHANGED_EMAIL_SUBJECT % context)
+        body = str(CONTACT_CHANGED_EMAIL_BODY % context)
+    phones = [old_phone] + ([new_phone] if "phone" in changed and new_phone != old_phone else [])
+    for phone in phones:
+        send_sms_on_commit(to=phone, body=sms, purpose="customer.contact_changed")
+    emails = [old_email] + ([new_email] if "email" in changed else [])
+    for email in dict.fromkeys(e for e in emails if e):
+        send_email_on_commit(to=email, subject=subject, body=body, purpose="customer.contact_changed")
 
-    Raises ``ValidationError`` when there is no cap or the customer is not yet 19.
+
+@transaction.atomic
+def customer_update_contact(*, request: StaffRequest, actor: Actor) -> Customer:
+    """Change the mobile number and email that receive one-time codes, as an approved request orders.
+
+    Only reachable through ``staff_request_approve``. Notifies the old phone and email (and the
+    new ones) after commit. Raises ``PermissionDenied`` without ``accounts.change_customer`` or
+    outside an approved request (see ``claim_approved_request``); ``ValidationError`` when the
+    contact details changed after the request was made.
+    """
+    require_perm(actor, "accounts.change_customer")
+    request = claim_approved_request(request=request, kind=StaffRequest.Kind.CONTACT_CHANGE, actor=actor)
+    # Lock the customer: the comparison with the details the request was made against must hold
+    # until we write.
+    locked = Customer.objects.select_for_update().get(pk=target_id(request.customer_id))
+    payload = request.payload
+    old_phone, old_email = locked.phone, locked.email
+    if (old_phone, old_email) != (payload["old_phone"], payload["old_email"]):
+        raise ValidationError(ERR_CONTACT_CHANGED_SINCE, code="contact_changed_since_request")
+    new_phone, new_email = normalise_phone(payload["phone"]), payload["email"]
+    changed = [
+        field for field, old, new in (("phone", old_phone, new_phone), ("email", old_email, new_email)) if old != new
+    ]
+    locked.phone, locked.email = new_phone, new_email
+    locked.save(update_fields=[*changed, "updated_at"])
+    audit_record(
+        action="customer.update_contact",
+        actor=actor,
+        customer_id=locked.pk,
+        obj=locked,
+        details={"fields": changed, "staff_request": request.pk},
+    )
+    _contact_notices(
+        old_phone=old_phone, old_email=old_email, new_phone=new_phone, new_email=new_email, changed=changed
+    )
+    return locked
+
+
+def require_minor_cap_liftable(customer: Customer, *, today: dt.date) -> None:
+    """Raise ``ValidationError`` unless the customer carries the cap and is 19 or older on ``today``."""
+    if not customer.solo_minor_cap:
+        raise ValidationError(ERR_MINOR_CAP_NOT_SET, code="minor_cap_not_set")
+    if customer.birth_date is None or not ages.minor_cap_liftable(customer.birth_date, today):
+        raise ValidationError(ERR_MINOR_CAP_STILL_MINOR, code="minor_cap_still_minor")
+
+
+@transaction.atomic
+def customer_lift_minor_cap(*, request: StaffRequest, actor: Actor) -> Customer:
+    """Lift the cap on a former minor who signed up alone, as an approved request orders.
+
+    Only reachable through ``staff_request_approve``. Raises ``ValidationError`` when there is no
+    cap or the customer is not yet 19; ``PermissionDenied`` without ``accounts.lift_minor_cap`` or
+    outside an approved request.
     """
     require_perm(actor, "accounts.lift_minor_cap")
-    require_not_own_record(actor, customer.pk)
-    # Lock so a double-submitted lift writes one audit event, not two.
-    locked = Customer.objects.select_for_update().get(pk=customer.pk)
-    if not locked.solo_minor_cap:
-        raise ValidationError(ERR_MINOR_CAP_NOT_SET, code="minor_cap_not_set")
-    if locked.birth_date is None or not ages.minor_cap_liftable(locked.birth_date, kst_today()):
-        raise ValidationError(ERR_MINOR_CAP_STILL_MINOR, code="minor_cap_still_minor")
+    request = claim_approved_request(request=request, kind=StaffRequest.Kind.MINOR_CAP_LIFT, actor=actor)
+    # Lock so the check and the write see the same row.
+    locked = Customer.objects.select_for_update().get(pk=target_id(request.customer_id))
+    require_minor_cap_liftable(locked, today=kst_today())
     locked.solo_minor_cap = False
     locked.save(update_fields=["solo_minor_cap", "updated_at"])
-    audit_record(action="customer.lift_minor_cap", actor=actor, customer_id=locked.pk, obj=locked)
+    audit_record(
+        action="customer.lift_minor_cap",
+        actor=actor,
+        customer_id=locked.pk,
+        obj=locked,
+        details={"staff_request": request.pk},
+    )
     return locked
 
 
 def customer_rrn_reencrypt(*, actor: Actor, batch_size: int = 500) -> int:
-    """Re-encrypt every RRN not under the newest key; returns how many were rewritten.
+    """Re-encrypt every RRN not under the newest key or not yet bound to its row; returns the count.
 
-    Each batch is its own transaction, so a long run can be interrupted and resumed.
+    Walks the table in primary-key order; each batch is its own transaction, so a long run can be
+    interrupted and resumed. Raises ``identity.RrnBindingError`` at a row whose ciphertext belongs
+    to another row (tampering to investigate, never silently rewritten).
     """
     require_perm(actor, "accounts.reencrypt_customer_rrn")
     ring = crypto.current_ring()
     total = 0
+    last_pk = 0
     while True:
         with transaction.atomic():
             # Lock the batch so two runs at once never rewrite the same rows from stale copies.
             batch = list(
                 Customer.objects.select_for_update()
                 .exclude(rrn_ciphertext="")
-                .exclude(rrn_key_id=ring.current_id)
+                .filter(pk__gt=last_pk)
                 .order_by("pk")[:batch_size]
             )
             if not batch:
                 break
-            for customer in batch:
+            last_pk = batch[-1].pk
+            stale = [customer for customer in batch if not rrn_is_current(customer, ring)]
+            for customer in stale:
                 set_rrn(customer, customer_rrn(customer))
-            Customer.objects.bulk_update(batch, ["rrn_ciphertext", "rrn_key_id", "rrn_index", "rrn_masked"])
-            total += len(batch)
+            Customer.objects.bulk_update(stale, ["rrn_ciphertext", "rrn_key_id", "rrn_index", "rrn_masked"])
+            total += len(stale)
     if total:
         audit_record(action="customer.rrn_reencrypt", actor=actor, details={"count": total, "key_id": ring.current_id})
     return total

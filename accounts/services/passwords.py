@@ -1,19 +1,27 @@
-"""Account passwords (계좌 비밀번호): checking with a failure count, and the branch reset."""
+"""Account passwords (계좌 비밀번호): checking with a failure count, and the branch reset.
+
+Passwords are stored keyed (``accounts.pins``): HMAC-SHA256 under the newest ``ACCOUNT_PIN_KEY``,
+bound to the account number, with the key id in ``password_key_id``. A successful check under an
+older key, or of a wrapped pre-keyed hash, rewrites the row in the newest keyed form.
+"""
 
 from __future__ import annotations
 
 import enum
 from typing import Any
 
-from django.contrib.auth.hashers import check_password, make_password
+from django.contrib.auth.hashers import check_password
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts import pins
-from accounts.models import Account
+from accounts.models import Account, StaffRequest
+from accounts.services._approval import claim_approved_request, target_id
 from accounts.services._common import Actor, is_staff_actor, require_actor, require_not_own_record, require_perm
+from bankportal import crypto
 from bankportal.actors import SystemActor
 from bankportal.audit.services import audit_record
 
@@ -31,6 +39,11 @@ class PasswordCheck(enum.Enum):
     LOCKED = "locked"
 
 
+class PinStorageError(RuntimeError):
+    """A stored account password in a form this release never verifies (a bare, unkeyed hasher
+    string written by an older release). ``manage.py reencrypt_fields`` wraps such rows."""
+
+
 def validate_account_password(password: str) -> None:
     """Raise ``ValidationError`` unless ``password`` is acceptable as a new account password."""
     problem = pins.pin_problem(password)
@@ -40,8 +53,46 @@ def validate_account_password(password: str) -> None:
         raise ValidationError(ERR_ACCOUNT_PASSWORD_WEAK, code="account_password_weak")
 
 
-def hash_account_password(password: str) -> str:
-    return make_password(password)
+def hash_account_password(password: str, *, account_number: str) -> tuple[str, str]:
+    """``(key_id, stored)`` for ``password`` on the account numbered ``account_number``."""
+    ring = crypto.current_pin_ring()
+    return ring.current_id, pins.pin_hash(password, account_number=account_number, key=ring.key(ring.current_id))
+
+
+def _stored_password_matches(account: Account, password: str, ring: crypto.KeyRing) -> bool:
+    stored = account.password_hash
+    if not stored:
+        return False
+    if not (pins.is_keyed(stored) or pins.is_wrapped(stored)):
+        # Never accept a bare hasher string: anyone able to write the table could plant one for a
+        # password of their choosing, whereas a keyed or wrapped value needs the key.
+        raise PinStorageError(f"account {account.pk} has an unkeyed password hash; run manage.py reencrypt_fields")
+    # An unknown key id raises: a key dropped while rows still use it is an operator error to
+    # surface, not a wrong password to count against the customer.
+    key = ring.key(account.password_key_id)
+    if pins.is_keyed(stored):
+        return pins.pin_hash_matches(password, stored, account_number=account.number, key=key)
+    try:
+        legacy = pins.unwrap_legacy_hash(stored, account_number=account.number, key=key)
+    except crypto.DecryptionError:
+        return False  # sealed for another account and copied here: not this account's password
+    return check_password(password, legacy)
+
+
+def _rehash_if_stale(account: Account, password: str, ring: crypto.KeyRing, actor: Actor) -> None:
+    """After a successful check: move a wrapped or old-key hash to the newest keyed form."""
+    if pins.is_keyed(account.password_hash) and account.password_key_id == ring.current_id:
+        return
+    previous = {"form": "keyed" if pins.is_keyed(account.password_hash) else "wrapped", "key": account.password_key_id}
+    account.password_key_id, account.password_hash = hash_account_password(password, account_number=account.number)
+    account.save(update_fields=["password_hash", "password_key_id"])
+    audit_record(
+        action="account.password_rehashed",
+        actor=actor,
+        customer_id=account.holder_id,
+        obj=account,
+        details={"from": previous, "to_key": account.password_key_id},
+    )
 
 
 def _require_may_check(actor: Any, account: Account) -> None:
@@ -66,15 +117,18 @@ def account_password_check(*, account: Account, password: str, actor: Actor) -> 
     actor who may not present this account's password.
     """
     _require_may_check(actor, account)
+    ring = crypto.current_pin_ring()
     with transaction.atomic():
-        # Lock the row: two wrong guesses at once must both be counted.
+        # Lock the row: two wrong guesses at once must both be counted, and a rehash after a
+        # success must not overwrite a reset made at the same moment.
         locked = Account.objects.select_for_update().get(pk=account.pk)
         if locked.password_locked_at is not None:
             return PasswordCheck.LOCKED
-        if locked.password_hash and check_password(password, locked.password_hash):
+        if _stored_password_matches(locked, password, ring):
             if locked.password_failures:
                 locked.password_failures = 0
                 locked.save(update_fields=["password_failures"])
+            _rehash_if_stale(locked, password, ring, actor)
             return PasswordCheck.OK
         locked.password_failures += 1
         now_locked = pins.locks_after(locked.password_failures)
@@ -101,27 +155,82 @@ def require_account_password(*, account: Account, password: str, actor: Actor) -
 
 
 @transaction.atomic
-def account_password_reset(*, account: Account, new_password: str, actor: Actor) -> Account:
-    """Set a new password at the branch after an ID check; clears the failure count and lock.
+def account_password_reset(*, request: StaffRequest, new_password: str, actor: Actor) -> Account:
+    """Set the password the customer types at the counter, under an approved staff request (once).
 
-    Raises ``PermissionDenied`` without ``accounts.reset_account_password`` or on the actor's own
-    account; ``ValidationError`` for an unacceptable password.
+    Clears the failure count and lock. Only the requester or the approving manager may complete
+    the request. Raises ``PermissionDenied`` without ``accounts.reset_account_password``, outside
+    an approved request (see ``claim_approved_request``) or on the actor's own account;
+    ``ValidationError`` for an unacceptable password or a request not approved, used or expired.
     """
     require_perm(actor, "accounts.reset_account_password")
-    require_not_own_record(actor, account.holder_id)
     validate_account_password(new_password)
+    # The staff request row first (it is the document this reset acts on), then the account.
+    request = claim_approved_request(request=request, kind=StaffRequest.Kind.ACCOUNT_PASSWORD_RESET, actor=actor)
+    require_not_own_record(actor, request.customer_id)
     # Lock so a wrong entry counted at this moment cannot re-lock the account after the reset.
-    locked = Account.objects.select_for_update().get(pk=account.pk)
+    locked = Account.objects.select_for_update().get(pk=target_id(request.account_id))
     was_locked = locked.password_locked_at is not None
-    locked.password_hash = hash_account_password(new_password)
+    locked.password_key_id, locked.password_hash = hash_account_password(new_password, account_number=locked.number)
     locked.password_failures = 0
     locked.password_locked_at = None
-    locked.save(update_fields=["password_hash", "password_failures", "password_locked_at"])
+    locked.save(update_fields=["password_hash", "password_key_id", "password_failures", "password_locked_at"])
     audit_record(
         action="account.password_reset",
         actor=actor,
         customer_id=locked.holder_id,
         obj=locked,
-        details={"was_locked": was_locked},
+        details={"was_locked": was_locked, "staff_request": request.pk},
     )
     return locked
+
+
+def account_password_wrap_legacy(*, actor: Actor, batch_size: int = 500) -> int:
+    """Seal every bare (pre-keyed) account password hash under the newest key; returns the count.
+
+    The migration does this once; this catches rows an older release wrote during a rolling
+    deploy. Each batch is its own transaction. Raises ``PermissionDenied`` without
+    ``accounts.wrap_legacy_account_passwords``.
+    """
+    require_perm(actor, "accounts.wrap_legacy_account_passwords")
+    ring = crypto.current_pin_ring()
+    key = ring.key(ring.current_id)
+    bare = (
+        Account.objects.exclude(password_hash="")
+        .exclude(password_hash__startswith=pins.KEYED_PREFIX)
+        .exclude(password_hash__startswith=pins.WRAPPED_PREFIX)
+    )
+    total = 0
+    while True:
+        with transaction.atomic():
+            # Lock the batch so a reset at the same moment is not overwritten with the old hash.
+            batch = list(bare.select_for_update().order_by("pk")[:batch_size])
+            if not batch:
+                break
+            for account in batch:
+                account.password_hash = pins.wrap_legacy_hash(
+                    account.password_hash, account_number=account.number, key=key
+                )
+                account.password_key_id = ring.current_id
+            Account.objects.bulk_update(batch, ["password_hash", "password_key_id"])
+            total += len(batch)
+    if total:
+        audit_record(
+            action="account.password_wrap_legacy", actor=actor, details={"count": total, "key_id": ring.current_id}
+        )
+    return total
+
+
+def account_password_key_counts() -> dict[str, int]:
+    """How many account passwords sit under each ``ACCOUNT_PIN_KEY`` id (a read, for rotation).
+
+    A keyed hash cannot be moved to a new key without the password, so an old key may be dropped
+    only once no row uses it (each row moves at its next successful check or branch reset).
+    """
+    rows = (
+        Account.objects.exclude(password_hash="")
+        .values_list("password_key_id")
+        .annotate(count=Count("pk"))
+        .order_by("password_key_id")
+    )
+    return dict(rows)

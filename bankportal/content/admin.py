@@ -15,11 +15,12 @@ from django.forms import ModelForm
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from bankportal.admin import ResidentNumberSafeSearchMixin
 from bankportal.audit.services import audit_record
 from bankportal.content.models import FaqEntry, Notice
 
 
-class AuditedContentAdmin(admin.ModelAdmin):
+class AuditedContentAdmin(ResidentNumberSafeSearchMixin, admin.ModelAdmin):
     audit_prefix = ""
 
     def save_model(self, request: HttpRequest, obj: models.Model, form: ModelForm, change: bool) -> None:

@@ -160,25 +160,35 @@ def test_minor_with_legal_representative(alice, minnie, teller):
 
 
 def test_minor_cap_is_lifted_only_by_a_manager_once_adult(minnie, manager, teller):
+    """The lift is a staff request (책임자 승인): refused before the 19th birthday, approved from it."""
     from django.core.exceptions import PermissionDenied
 
-    with pytest.raises(PermissionDenied):
-        services.customer_lift_minor_cap(customer=minnie, actor=teller)
+    from accounts.models import StaffRequest
+
+    def request_lift() -> StaffRequest:
+        return services.staff_request_create(
+            kind=StaffRequest.Kind.MINOR_CAP_LIFT, customer=minnie, reason="ID checked", actor=teller
+        )
+
     with pytest.raises(ValidationError) as exc:
-        services.customer_lift_minor_cap(customer=minnie, actor=manager)
+        request_lift()
     assert exc.value.code == "minor_cap_still_minor"
     # Still refused on the last day before the 19th birthday (23:59:59 KST) ...
     adult_day = minnie.birth_date.replace(year=minnie.birth_date.year + 19)
     eve = adult_day - dt.timedelta(days=1)
     with time_machine.travel(f"{eve.isoformat()}T23:59:59+09:00", tick=False), pytest.raises(ValidationError) as exc:
-        services.customer_lift_minor_cap(customer=minnie, actor=manager)
+        request_lift()
     assert exc.value.code == "minor_cap_still_minor"
-    # ... and the cap stays after the 19th birthday until the branch lifts it.
+    # ... and the cap stays after the 19th birthday until the branch lifts it, by approval only.
     with time_machine.travel(f"{adult_day.isoformat()}T00:00:00+09:00", tick=False):
         minnie.refresh_from_db()
         assert minnie.solo_minor_cap is True
-        lifted = services.customer_lift_minor_cap(customer=minnie, actor=manager)
-    assert lifted.solo_minor_cap is False
+        request = request_lift()
+        with pytest.raises(PermissionDenied):
+            services.staff_request_approve(request=request, actor=teller)
+        services.staff_request_approve(request=request, actor=manager)
+    minnie.refresh_from_db()
+    assert minnie.solo_minor_cap is False
     assert AuditEvent.objects.filter(action="customer.lift_minor_cap", actor=manager).count() == 1
 
 
@@ -235,13 +245,21 @@ def test_key_rotation_reencrypts_and_keeps_search_working(alice, minnie, setting
     assert AuditEvent.objects.filter(action="customer.rrn_reencrypt").count() == 1
 
 
-def test_contact_update_is_audited_with_field_names_only(alice, teller):
-    services.customer_update_contact(
-        customer=alice, name=alice.name, phone="010-7777-8888", email="new@example.com", actor=teller
+def test_contact_update_is_audited_with_field_names_only(alice, teller, manager):
+    """A contact change (a staff request approved by a manager) is audited with field names, not values."""
+    from accounts.models import StaffRequest
+
+    request = services.staff_request_create(
+        kind=StaffRequest.Kind.CONTACT_CHANGE,
+        customer=alice,
+        payload={"phone": "010-7777-8888", "email": "new@example.com"},
+        reason="ID checked",
+        actor=teller,
     )
+    services.staff_request_approve(request=request, actor=manager)
     alice.refresh_from_db()
     assert alice.phone == "01077778888"
     event = AuditEvent.objects.get(action="customer.update_contact")
-    assert event.details == {"fields": ["phone", "email"]}
+    assert event.details == {"fields": ["phone", "email"], "staff_request": request.pk}
     with pytest.raises(ValidationError):
-        services.customer_update_contact(customer=alice, name="", phone="x", email="", actor=teller)
+        services.customer_update_name(customer=alice, name="", actor=teller)

@@ -10,9 +10,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accounts import services
-from accounts.models import Account, Journal, LedgerEntry
-from accounts.selectors import ledger_problems
+from accounts.models import Account, Journal, LedgerEntry, StaffRequest
+from accounts.selectors import internal_balance_live, ledger_problems
+from accounts.services.ledger import branch_cash_account
+from accounts.services.staff_requests import staff_request_approve, staff_request_create
 from bankportal.audit.models import AuditEvent
+from tests.accounts.ledger_worker import reverse_journal
 from tests.conftest import ACCOUNT_PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -23,10 +26,12 @@ def _balance(account: Account) -> int:
 
 
 def test_cash_deposit_posts_a_balanced_journal(alice_account, teller):
+    """A deposit moves the customer account up and its branch's cash down, in one balanced journal."""
     journal = services.cash_deposit(account=alice_account, amount=50_000, actor=teller)
-    entries = list(journal.entries.all())
+    entries = list(journal.entries.select_related("account"))
     assert sum(e.amount for e in entries) == 0
-    assert {e.account.internal_code for e in entries} == {None, "branch_cash"}
+    assert {(e.account.internal_code, e.account.branch) for e in entries} == {(None, "101"), ("branch_cash", "101")}
+    assert alice_account.balance == 1_050_000  # the caller's object follows the posting
     assert _balance(alice_account) == 1_050_000
     assert AuditEvent.objects.filter(action="ledger.cash_deposit", actor=teller).count() == 2  # opening + this
 
@@ -54,14 +59,15 @@ def test_database_refuses_a_negative_customer_balance(alice_account):
 
 
 def test_internal_account_may_go_negative_but_customer_may_not(alice_account):
-    cash = services.internal_account(Account.Internal.BRANCH_CASH)
-    assert cash.balance == -1_000_000
+    """Branch cash is the contra leg of deposits, so its balance goes below zero; the roll-up shows it."""
+    cash = branch_cash_account("101")
+    assert internal_balance_live(cash) == -1_000_000 and cash.allow_negative
 
 
-def test_legs_must_sum_to_zero(alice_account):
-    cash = services.internal_account(Account.Internal.BRANCH_CASH)
+def test_legs_must_sum_to_zero(alice_account, teller):
+    cash = branch_cash_account("101")
     with pytest.raises(ValueError, match="sum to zero"):
-        services.ledger_post(kind=Journal.Kind.FEE, legs=[(alice_account, 10), (cash, -9)], actor=None)
+        services.ledger_post(kind=Journal.Kind.FEE, legs=[(alice_account, 10), (cash, -9)], actor=teller)
 
 
 def test_frozen_account_takes_deposits_but_pays_nothing(alice_account, teller):
@@ -93,13 +99,19 @@ def test_account_password_locks_on_the_fifth_consecutive_failure(alice_account, 
         assert alice_account.password_failures == 0
 
 
-def test_branch_reset_unlocks_the_password(alice_account, teller):
+def test_branch_reset_unlocks_the_password(alice_account, teller, manager):
+    """After five wrong entries only an approved branch reset lets the right password work again."""
     for _ in range(5):
-        services.account_password_check(account=alice_account, password="9999")
-    services.account_password_reset(account=alice_account, new_password="3917", actor=teller)
+        services.account_password_check(account=alice_account, password="9999", actor=teller)
+    request = staff_request_create(
+        kind=StaffRequest.Kind.ACCOUNT_PASSWORD_RESET, reason="ID checked", account=alice_account, actor=teller
+    )
+    staff_request_approve(request=request, actor=manager)
+    services.account_password_reset(request=request, new_password="3917", actor=teller)
     alice_account.refresh_from_db()
     assert not alice_account.password_locked and alice_account.password_failures == 0
-    assert services.account_password_check(account=alice_account, password="3917") is services.PasswordCheck.OK
+    result = services.account_password_check(account=alice_account, password="3917", actor=teller)
+    assert result is services.PasswordCheck.OK
 
 
 @pytest.mark.parametrize(
@@ -120,19 +132,27 @@ def test_account_password_rules(password, code):
     assert exc.value.code == code
 
 
-def test_reversal_is_for_managers_and_happens_once(alice_account, teller, manager):
+def test_reversal_needs_a_managers_approval_and_happens_once(alice_account, teller, manager):
+    """A reversal posts the mirror image once; a reversal itself cannot be reversed."""
     journal = services.cash_deposit(account=alice_account, amount=30_000, actor=teller)
+    request = staff_request_create(
+        kind=StaffRequest.Kind.JOURNAL_REVERSE, reason="keyed twice", journal=journal, actor=teller
+    )
     with pytest.raises(PermissionDenied):
-        services.journal_reverse(journal=journal, reason="teller error", actor=teller)
+        staff_request_approve(request=request, actor=teller)
     assert not Journal.objects.filter(kind=Journal.Kind.REVERSAL).exists()
-    reversal = services.journal_reverse(journal=journal, reason="keyed twice", actor=manager)
+    staff_request_approve(request=request, actor=manager)
+    reversal = Journal.objects.get(reverses=journal)
     assert _balance(alice_account) == 1_000_000
-    assert reversal.reverses == journal
+    cash_legs = {
+        e.account.branch: (e.amount, e.balance_after) for e in reversal.entries.filter(account__kind="internal")
+    }
+    assert cash_legs == {"101": (30_000, None)}  # internal legs carry no running balance
     with pytest.raises(ValidationError) as exc:
-        services.journal_reverse(journal=journal, reason="again", actor=manager)
+        reverse_journal(journal, requester=teller, approver=manager)
     assert exc.value.code == "already_reversed"
     with pytest.raises(ValidationError) as exc:
-        services.journal_reverse(journal=reversal, reason="undo", actor=manager)
+        reverse_journal(reversal, requester=teller, approver=manager)
     assert exc.value.code == "cannot_reverse_reversal"
 
 
@@ -140,7 +160,7 @@ def test_reversal_refused_when_the_money_is_gone(alice_account, teller, manager)
     journal = services.cash_deposit(account=alice_account, amount=30_000, actor=teller)
     services.cash_withdrawal(account=alice_account, amount=1_030_000, password=ACCOUNT_PASSWORD, actor=teller)
     with pytest.raises(ValidationError) as exc:
-        services.journal_reverse(journal=journal, reason="late", actor=manager)
+        reverse_journal(journal, requester=teller, approver=manager)
     assert exc.value.code == "insufficient_funds"
 
 
@@ -168,7 +188,7 @@ def test_ledger_verify_catches_an_unbalanced_journal(alice_account):
             cursor.execute("SET LOCAL session_replication_role = replica")
         cursor.execute("DELETE FROM accounts_ledgerentry WHERE id = %s", [entry.pk])
     kinds = {p.kind for p in ledger_problems()}
-    assert kinds == {"balance_mismatch", "unbalanced_journal"}
+    assert kinds == {"balance_mismatch", "unbalanced_journal", "ledger_unbalanced"}
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -8,7 +8,7 @@ from django.core.management import CommandError, call_command
 from accounts.models import Account, Customer, User
 from accounts.selectors import ledger_problems
 from bankportal.audit.models import AuditEvent
-from bankportal.audit.services import audit_chain_verify
+from bankportal.audit.verification import audit_verify
 from bankportal.content.models import FaqEntry, Notice
 from bankportal.timeutil import kst_today
 
@@ -43,7 +43,7 @@ def test_seed_demo_creates_the_personas_and_prints_their_logins(settings):
         300_000,
         5_000_000,
     ]
-    assert ledger_problems() == [] and audit_chain_verify().ok
+    assert ledger_problems() == [] and audit_verify().ok
 
 
 def test_seed_demo_is_idempotent(settings):

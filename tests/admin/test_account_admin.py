@@ -1,4 +1,5 @@
-"""The account admin: opening, cash at the counter, password failures and resets, read-only pages."""
+"""The account admin: opening, cash at the counter, password failures, resets under a manager's
+approval (책임자 승인), read-only pages."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from django.contrib.auth.models import Permission
 from django.db.models import Sum
 from django.urls import reverse
 
-from accounts.models import Account, Journal, LedgerEntry, User
+from accounts import services
+from accounts.models import Account, Journal, LedgerEntry, StaffRequest, User
 from bankportal.audit.models import AuditEvent
 from tests.conftest import ACCOUNT_PASSWORD, STAFF_PASSWORD
 
@@ -181,11 +183,44 @@ def test_fifth_wrong_password_locks_the_account_password(client, teller, alice_a
     assert AuditEvent.objects.filter(action="account.password_locked").count() == 1
 
 
-def test_teller_resets_a_locked_password_after_an_id_check(client, teller, alice_account):
-    """A reset needs the ID-check box and matching passwords; it clears the lock and is audited."""
+def _approved_reset(account: Account, teller: User, manager: User) -> StaffRequest:
+    request = services.staff_request_create(
+        kind=StaffRequest.Kind.ACCOUNT_PASSWORD_RESET, account=account, reason="비밀번호 분실", actor=teller
+    )
+    return services.staff_request_approve(request=request, actor=manager)
+
+
+def test_a_teller_cannot_reset_a_password_without_a_managers_approval(client, teller, alice_account):
+    """Without an approved request the reset page sends the teller back with a warning, GET or POST."""
+    client.force_login(teller)
+    url = _url("password_reset", alice_account)
+
+    page = client.get(url, HTTP_ACCEPT_LANGUAGE="en")
+    post = client.post(url, {"new_password1": "6021", "new_password2": "6021", "id_checked": "on"}, follow=True)
+
+    assert page.status_code == 302
+    assert page["Location"] == _url("change", alice_account)
+    assert any(m.level_tag == "warning" for m in post.context["messages"])
+    assert not AuditEvent.objects.filter(action="account.password_reset").exists()
+    paid = client.post(_url("cash_withdrawal", alice_account), {"amount": "10000", "password": "6021"})
+    assert paid.status_code == 200  # still the old password
+
+
+def test_teller_resets_a_locked_password_after_approval_once(client, teller, manager, alice_account):
+    """Request (with reason and ID check) → manager approves → the customer types the new password, once."""
     client.force_login(teller)
     for _attempt in range(5):
         client.post(_url("cash_withdrawal", alice_account), {"amount": "10000", "password": WRONG_PASSWORD})
+    requested = client.post(_url("request_password_reset", alice_account), {"reason": "5회 오류", "id_checked": "on"})
+    assert requested.status_code == 302
+    request = StaffRequest.objects.get(kind=StaffRequest.Kind.ACCOUNT_PASSWORD_RESET)
+    assert request.state == StaffRequest.State.PENDING
+    assert client.get(_url("password_reset", alice_account)).status_code == 302  # not yet approved
+    client.force_login(manager)
+    assert client.post(reverse("admin:accounts_staffrequest_approve", args=[request.pk]), {}).status_code == 302
+    client.force_login(teller)
+    page = client.get(_url("change", alice_account))
+    assert _url("password_reset", alice_account) in page.content.decode()
     url = _url("password_reset", alice_account)
 
     unchecked = client.post(url, {"new_password1": "6021", "new_password2": "6021"})
@@ -198,13 +233,21 @@ def test_teller_resets_a_locked_password_after_an_id_check(client, teller, alice
     alice_account.refresh_from_db()
     assert alice_account.password_locked_at is None
     assert alice_account.password_failures == 0
-    assert AuditEvent.objects.get(action="account.password_reset").details == {"was_locked": True}
+    event = AuditEvent.objects.get(action="account.password_reset")
+    assert event.details == {"was_locked": True, "staff_request": request.pk}
+    assert event.actor == teller
     paid = client.post(_url("cash_withdrawal", alice_account), {"amount": "10000", "password": "6021"})
     assert paid.status_code == 302
+    again = client.post(url, {"new_password1": "7395", "new_password2": "7395", "id_checked": "on"})
+    assert again.status_code == 302 and again["Location"] == _url("change", alice_account)
+    assert AuditEvent.objects.filter(action="account.password_reset").count() == 1
 
 
-def test_weak_new_password_is_refused_on_the_field(client, teller, alice_account):
-    """Four equal digits are refused by the service, shown on the first password field."""
+def test_weak_new_password_is_refused_on_the_field_and_the_approval_stays_usable(
+    client, teller, manager, alice_account
+):
+    """Four equal digits are refused by the service; the approved request is not used up."""
+    request = _approved_reset(alice_account, teller, manager)
     client.force_login(teller)
 
     response = client.post(
@@ -212,13 +255,32 @@ def test_weak_new_password_is_refused_on_the_field(client, teller, alice_account
     )
 
     assert _form_error_codes(response, "new_password1") == ["account_password_weak"]
+    request.refresh_from_db()
+    assert request.state == StaffRequest.State.APPROVED
+
+
+def test_another_teller_cannot_use_someone_elses_approved_reset(client, teller, manager, alice_account):
+    """The approval belongs to the teller who asked (and the manager who approved), not to the branch."""
+    from django.contrib.auth.models import Group
+
+    _approved_reset(alice_account, teller, manager)
+    other = User.objects.create_user(username="teller2", password=STAFF_PASSWORD, is_staff=True)
+    other.groups.add(Group.objects.get(name="Teller"))
+    client.force_login(other)
+
+    response = client.post(
+        _url("password_reset", alice_account), {"new_password1": "6021", "new_password2": "6021", "id_checked": "on"}
+    )
+
+    assert response.status_code == 302
+    assert not AuditEvent.objects.filter(action="account.password_reset").exists()
 
 
 def test_staff_without_cash_or_reset_permission_get_403(client, viewer, alice_account):
     """Staff with view-only access get 403 on the deposit, withdrawal and reset pages, and nothing moves."""
     client.force_login(viewer)
 
-    for name in ("cash_deposit", "cash_withdrawal", "password_reset"):
+    for name in ("cash_deposit", "cash_withdrawal", "password_reset", "request_password_reset"):
         assert client.get(_url(name, alice_account)).status_code == 403
     response = client.post(_url("cash_deposit", alice_account), {"amount": "1000"})
 
@@ -248,8 +310,9 @@ def test_account_page_is_read_only_with_recent_entries_and_task_links(client, te
     html = page.content.decode()
     assert page.status_code == 200
     assert "1,000,000" in html
-    for name in ("cash_deposit", "cash_withdrawal", "password_reset"):
+    for name in ("cash_deposit", "cash_withdrawal", "request_password_reset"):
         assert _url(name, alice_account) in html
+    assert _url("password_reset", alice_account) not in html  # only once a reset is approved
     assert 'name="_save"' not in html
     assert post.status_code == 403
     alice_account.refresh_from_db()

@@ -1,4 +1,5 @@
-"""The customer admin: registration through the service, masked numbers, RRN search, the minor cap."""
+"""The customer admin: registration through the service, masked numbers, RRN search, and contact
+changes and the minor cap as requests a branch manager approves (책임자 승인)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import re
 import pytest
 from django.urls import reverse
 
-from accounts.models import Customer
+from accounts.models import Customer, StaffRequest
 from bankportal.audit.models import AuditEvent
+from bankportal.notifications.models import Notification
 from tests.conftest import rrn_for_age
 
 pytestmark = pytest.mark.django_db
@@ -120,7 +122,7 @@ def test_child_without_representative_is_refused_on_that_field(client, teller):
     response = client.post(reverse(ADD_URL), _add_payload(rrn=rrn_for_age(10, serial="312345")))
 
     errors = response.context["adminform"].form.errors.as_data()
-    assert [e.code for e in errors["legal_representative"]] == ["child_needs_representative"]
+    assert [e.code for e in errors["legal_representative"]] == ["minor_needs_representative"]
     assert not Customer.objects.exists()
 
 
@@ -273,35 +275,81 @@ def test_change_page_lists_the_customers_accounts(client, teller, alice, alice_a
     assert "1,000,000" in html
 
 
-def test_teller_changes_contact_details_through_the_service(client, teller, alice):
-    """Only name, phone and email change; the update is audited with the changed field names only."""
+def _approve(client, manager, request: StaffRequest, **data: str):  # type: ignore[no-untyped-def]
+    client.force_login(manager)
+    return client.post(reverse("admin:accounts_staffrequest_approve", args=[request.pk]), data)
+
+
+def test_teller_edits_the_name_directly_but_a_posted_phone_is_ignored(client, teller, alice):
+    """The change form saves the name through the service; phone and email are read-only there."""
     client.force_login(teller)
     url = reverse("admin:accounts_customer_change", args=[alice.pk])
 
     response = client.post(
-        url, {"name": "김앨리스", "phone": "010 5555 0000", "email": "new@example.com", **_empty_inline()}
+        url, {"name": "김앨리스B", "phone": "010 5555 0000", "email": "new@example.com", **_empty_inline()}
     )
 
     assert response.status_code == 302
     alice.refresh_from_db()
-    assert alice.phone == "01055550000"
+    assert (alice.name, alice.phone, alice.email) == ("김앨리스B", "01086429753", "alice@example.com")
     event = AuditEvent.objects.get(action="customer.update_contact")
-    assert event.details == {"fields": ["phone", "email"]}
+    assert event.details == {"fields": ["name"]}
     assert event.actor == teller
 
 
-def test_contact_change_with_bad_phone_is_refused_next_to_the_field(client, teller, alice):
-    """A malformed mobile number is shown as an error on the phone field and nothing changes."""
+def test_contact_change_is_requested_by_a_teller_and_applied_on_a_managers_approval(client, teller, manager, alice):
+    """The teller's request changes nothing; the manager's approval changes the phone and tells the old one."""
     client.force_login(teller)
-    url = reverse("admin:accounts_customer_change", args=[alice.pk])
+    page = client.get(reverse("admin:accounts_customer_change", args=[alice.pk]))
+    url = reverse("admin:accounts_customer_request_contact_change", args=[alice.pk])
+    assert url in page.content.decode()
 
-    response = client.post(url, {"name": "김앨리스", "phone": "02-123-4567", "email": "", **_empty_inline()})
+    response = client.post(
+        url, {"phone": "010 5555 0000", "email": "alice@example.com", "reason": "번호 변경", "id_checked": "on"}
+    )
 
-    assert response.status_code == 200
-    assert [e.code for e in response.context["adminform"].form.errors.as_data()["phone"]] == ["phone_invalid"]
+    assert response.status_code == 302
+    request = StaffRequest.objects.get(kind=StaffRequest.Kind.CONTACT_CHANGE)
+    assert request.state == StaffRequest.State.PENDING and request.requested_by == teller
     alice.refresh_from_db()
     assert alice.phone == "01086429753"
-    assert not AuditEvent.objects.filter(action="customer.update_contact").exists()
+    queue = client.get(reverse("admin:accounts_staffrequest_changelist"))
+    assert list(queue.context["cl"].result_list) == [request]
+    assert client.post(reverse("admin:accounts_staffrequest_approve", args=[request.pk]), {}).status_code == 403
+
+    approved = _approve(client, manager, request, note="확인")
+
+    assert approved.status_code == 302
+    alice.refresh_from_db()
+    assert alice.phone == "01055550000"
+    assert Notification.objects.filter(channel="sms", to="01086429753").exists()
+    assert Notification.objects.filter(channel="sms", to="01055550000").exists()
+    assert AuditEvent.objects.get(action="customer.update_contact").actor == manager
+
+
+def test_contact_change_request_with_bad_phone_is_refused_next_to_the_field(client, teller, alice):
+    """A malformed mobile number is an error on the phone field; no request is recorded."""
+    client.force_login(teller)
+    url = reverse("admin:accounts_customer_request_contact_change", args=[alice.pk])
+
+    response = client.post(url, {"phone": "02-123-4567", "email": "", "reason": "변경", "id_checked": "on"})
+
+    assert response.status_code == 200
+    assert [e.code for e in response.context["form"].errors.as_data()["phone"]] == ["phone_invalid"]
+    assert not StaffRequest.objects.exists()
+
+
+def test_contact_change_request_without_a_reason_is_refused_with_a_clear_message(client, teller, alice):
+    client.force_login(teller)
+    url = reverse("admin:accounts_customer_request_contact_change", args=[alice.pk])
+
+    response = client.post(
+        url, {"phone": "010-5555-0000", "email": "", "reason": "  ", "id_checked": "on"}, HTTP_ACCEPT_LANGUAGE="en"
+    )
+
+    assert response.status_code == 200
+    assert "Give the reason for this request" in response.content.decode()
+    assert not StaffRequest.objects.exists()
 
 
 def test_identity_fields_cannot_be_changed_through_the_change_form(client, teller, alice):
@@ -330,82 +378,90 @@ def test_nobody_deletes_customers_in_the_admin(client, manager, alice):
     assert Customer.objects.filter(pk=alice.pk).exists()
 
 
-def test_teller_cannot_lift_the_minor_cap(client, teller, minnie):
-    """The lift-cap page is 403 for a teller and the cap stays."""
+def test_a_tellers_cap_lift_page_records_a_request_and_the_cap_stays(client, teller, manager):
+    """A teller asks for the lift (ID checked, with a reason); nothing changes until a manager approves."""
+    former = _former_minor(teller)
     client.force_login(teller)
-    url = reverse("admin:accounts_customer_lift_minor_cap", args=[minnie.pk])
-
-    assert client.get(url).status_code == 403
-    assert client.post(url, {"id_checked": "on"}).status_code == 403
-    minnie.refresh_from_db()
-    assert minnie.solo_minor_cap is True
-
-
-def test_manager_sees_the_service_refusal_for_a_customer_still_minor(client, manager, minnie):
-    """Lifting the cap on a 16-year-old is refused with the service's message and nothing changes."""
-    client.force_login(manager)
-    url = reverse("admin:accounts_customer_lift_minor_cap", args=[minnie.pk])
-
-    response = client.post(url, {"id_checked": "on"}, HTTP_ACCEPT_LANGUAGE="en")
-
-    assert response.status_code == 200
-    assert [e.code for e in response.context["form"].non_field_errors().as_data()] == ["minor_cap_still_minor"]
-    assert "only be lifted once the customer is an adult" in response.content.decode()
-    minnie.refresh_from_db()
-    assert minnie.solo_minor_cap is True
-
-
-def test_manager_lifts_the_cap_of_a_former_minor(client, manager, teller):
-    """A customer who signed up alone at 17 and is now 18 has the cap lifted by a manager; it is audited."""
-    import time_machine
-
-    from accounts import services
-
-    with time_machine.travel("2020-06-01 12:00 +09:00", tick=False):
-        former = services.customer_create(
-            kind=Customer.Kind.INDIVIDUAL, name="최성년", phone="01033334444", rrn="030101-3123456", actor=teller
-        )
-    assert former.solo_minor_cap is True
-    client.force_login(manager)
     url = reverse("admin:accounts_customer_lift_minor_cap", args=[former.pk])
 
-    assert client.post(url, {}).status_code == 200  # the ID check must be confirmed
-    response = client.post(url, {"id_checked": "on"})
+    unchecked = client.post(url, {"reason": "성년 확인"})
+    response = client.post(url, {"reason": "성년 확인", "id_checked": "on"})
 
+    assert [e.code for e in unchecked.context["form"].errors.as_data()["id_checked"]] == ["required"]
     assert response.status_code == 302
+    former.refresh_from_db()
+    assert former.solo_minor_cap is True
+    request = StaffRequest.objects.get(kind=StaffRequest.Kind.MINOR_CAP_LIFT, customer=former)
+
+    _approve(client, manager, request)
+
     former.refresh_from_db()
     assert former.solo_minor_cap is False
     assert AuditEvent.objects.get(action="customer.lift_minor_cap").actor == manager
 
 
-def test_lift_cap_action_reports_refusals_per_customer(client, manager, minnie):
-    """The bulk action shows the service's refusal for a minor and leaves the cap on."""
-    client.force_login(manager)
+def test_a_cap_lift_for_a_customer_not_yet_19_is_refused_when_requested(client, teller, minnie):
+    """The request page shows the service's refusal for an 18-year-old; no request is recorded."""
+    client.force_login(teller)
+    url = reverse("admin:accounts_customer_lift_minor_cap", args=[minnie.pk])
 
-    response = client.post(
-        reverse(CHANGELIST_URL),
-        {"action": "lift_minor_cap", "_selected_action": [str(minnie.pk)], "index": "0"},
-        follow=True,
-        HTTP_ACCEPT_LANGUAGE="en",
-    )
+    response = client.post(url, {"reason": "성년", "id_checked": "on"}, HTTP_ACCEPT_LANGUAGE="en")
 
-    messages = [str(m) for m in response.context["messages"]]
-    assert any("only be lifted once the customer is an adult" in m for m in messages)
+    assert response.status_code == 200
+    assert [e.code for e in response.context["form"].non_field_errors().as_data()] == ["minor_cap_still_minor"]
+    assert "19th birthday" in response.content.decode()
     minnie.refresh_from_db()
     assert minnie.solo_minor_cap is True
+    assert not StaffRequest.objects.exists()
 
 
-def test_lift_cap_action_is_not_offered_to_a_teller(client, teller, minnie):
-    """A teller's action list has no lift-cap action, and posting it changes nothing."""
-    client.force_login(teller)
+def test_a_manager_cannot_approve_their_own_cap_lift_request(client, manager, teller):
+    """A manager's own request: the approve page shows why and the cap stays."""
+    former = _former_minor(teller)
+    client.force_login(manager)
+    client.post(
+        reverse("admin:accounts_customer_lift_minor_cap", args=[former.pk]), {"reason": "성년", "id_checked": "on"}
+    )
+    request = StaffRequest.objects.get()
+
+    response = client.post(
+        reverse("admin:accounts_staffrequest_approve", args=[request.pk]), {}, HTTP_ACCEPT_LANGUAGE="en"
+    )
+
+    assert response.status_code == 200
+    assert "You cannot decide your own request" in response.content.decode()
+    former.refresh_from_db()
+    assert former.solo_minor_cap is True
+    page = client.get(reverse("admin:accounts_staffrequest_change", args=[request.pk]))
+    assert reverse("admin:accounts_staffrequest_approve", args=[request.pk]) not in page.content.decode()
+
+
+def test_there_is_no_bulk_cap_lift_for_anyone(client, manager, minnie):
+    """The old direct bulk action is gone: posting it changes nothing."""
+    client.force_login(manager)
 
     page = client.get(reverse(CHANGELIST_URL))
-    assert 'value="lift_minor_cap"' not in page.content.decode()
     client.post(
         reverse(CHANGELIST_URL), {"action": "lift_minor_cap", "_selected_action": [str(minnie.pk)], "index": "0"}
     )
+
+    assert 'value="lift_minor_cap"' not in page.content.decode()
     minnie.refresh_from_db()
     assert minnie.solo_minor_cap is True
+
+
+def _former_minor(teller) -> Customer:  # type: ignore[no-untyped-def]
+    """A customer who signed up alone at 18 (so carries the cap) and is now well past 19."""
+    import time_machine
+
+    from accounts import services
+
+    with time_machine.travel("2021-06-01 12:00 +09:00", tick=False):
+        former = services.customer_create(
+            kind=Customer.Kind.INDIVIDUAL, name="최성년", phone="01033334444", rrn="030101-3123456", actor=teller
+        )
+    assert former.solo_minor_cap is True
+    return former
 
 
 def _empty_inline() -> dict[str, str]:

@@ -28,9 +28,21 @@ def test_mask_resident_numbers(text, masked):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("changelist", ["accounts_account", "accounts_journal", "accounts_ledgerentry"])
+@pytest.mark.parametrize(
+    "changelist",
+    [
+        "accounts_account",
+        "accounts_journal",
+        "accounts_ledgerentry",
+        "accounts_depositproduct",
+        "content_notice",
+        "content_faqentry",
+    ],
+)
 def test_other_changelists_redirect_a_resident_number_search_to_the_masked_term(client, teller, changelist):
-    """Searching accounts, journals or entries by an RRN redirects to the masked term; nothing echoes it."""
+    """A teller searching accounts, journals, entries, products, notices or FAQ by an RRN is
+    redirected to the masked term; nothing echoes it. (Every searchable admin, as a superuser:
+    test_admin_search_never_echoes_rrn.py.)"""
     client.force_login(teller)
 
     response = client.get(reverse(f"admin:{changelist}_changelist"), {"q": RRN}, follow=True)

@@ -79,3 +79,32 @@ def test_blind_index_is_keyed_and_stable():
     assert a != crypto.blind_index("9001011234567", key=b"j" * 32, purpose="rrn")
     assert a != crypto.blind_index("9001011234568", key=b"k" * 32, purpose="rrn")
     assert "9001011234567" not in a
+
+
+def test_a_bound_ciphertext_decrypts_only_with_the_same_binding():
+    """``bound_to`` joins the associated data: another row's value, or none, fails authentication."""
+    ring = crypto.parse_key_ring(f"k1:{K1}")
+    key_id, token = crypto.encrypt("secret", ring=ring, purpose="p", bound_to="row-a")
+    assert crypto.decrypt(token, key_id=key_id, ring=ring, purpose="p", bound_to="row-a") == "secret"
+    for bound_to in ("row-b", ""):
+        with pytest.raises(crypto.DecryptionError):
+            crypto.decrypt(token, key_id=key_id, ring=ring, purpose="p", bound_to=bound_to)
+    _kid, unbound = crypto.encrypt("secret", ring=ring, purpose="p")
+    with pytest.raises(crypto.DecryptionError):
+        crypto.decrypt(unbound, key_id=key_id, ring=ring, purpose="p", bound_to="row-a")
+
+
+def test_bound_and_unbound_associated_data_never_collide():
+    assert crypto.associated_data("p") == b"p"
+    assert crypto.associated_data("p", "x") == b"p\x00x"
+    with pytest.raises(ValueError):
+        crypto.associated_data("p\x00x")
+    with pytest.raises(ValueError):
+        crypto.associated_data("")
+
+
+def test_one_key_in_two_rings_is_refused():
+    field = crypto.parse_key_ring(f"k1:{K1}")
+    crypto.check_rings_disjoint(("A", field), ("B", crypto.parse_key_ring(f"p1:{K2}")))
+    with pytest.raises(ImproperlyConfigured, match="B reuses a key from A"):
+        crypto.check_rings_disjoint(("A", field), ("B", crypto.parse_key_ring(f"p1:{K2},p0:{K1}")))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from accounts import services
-from accounts.models import Account, Journal
+from accounts.models import Account, Journal, StaffRequest
 from bankportal.audit.models import AuditEvent
 from tests.conftest import ACCOUNT_PASSWORD, STAFF_PASSWORD
 
@@ -66,9 +66,34 @@ def test_wrong_account_password_is_refused_in_korean_and_counted(page, teller, a
     assert not Journal.objects.filter(kind=Journal.Kind.CASH_WITHDRAWAL).exists()
 
 
-def test_teller_cannot_open_the_reversal_page(page, teller, alice_account):
+def test_teller_requests_a_reversal_and_only_a_managers_approval_posts_it(page, teller, manager, alice_account):
+    """The teller records the reversal with a reason (nothing moves); the manager approves it from the queue."""
     journal = Journal.objects.filter(entries__account=alice_account).first()
+    problems = _problems(page)
     _login(page, "teller")
-    response = page.goto(f"/admin/accounts/journal/{journal.pk}/reverse/")
-    assert response is not None and response.status == 403
+    page.goto(f"/admin/accounts/journal/{journal.pk}/reverse/")
+    page.locator("#id_reason").fill("금액 이중 입력")
+    page.locator("input[name=_save]").click()
+    page.wait_for_url(f"**/admin/accounts/journal/{journal.pk}/change/")
+    assert page.locator(".messagelist .success").is_visible()
+    request = StaffRequest.objects.get(journal=journal)
+    assert request.state == StaffRequest.State.PENDING
     assert not Journal.objects.filter(kind=Journal.Kind.REVERSAL).exists()
+    # The teller cannot approve it.
+    response = page.goto(f"/admin/accounts/staffrequest/{request.pk}/approve/")
+    assert response is not None and response.status == 403
+    problems.clear()  # the browser logs that 403 as a console error, as it should
+
+    page.context.clear_cookies()
+    _login(page, "manager")
+    page.goto("/admin/accounts/staffrequest/")
+    page.locator("#result_list").get_by_role("link", name=str(request)).click()
+    page.locator(f"a[href$='/staffrequest/{request.pk}/approve/']").click()
+    page.locator("input[name=_save]").click()
+    page.wait_for_url(f"**/admin/accounts/staffrequest/{request.pk}/change/")
+    assert page.locator(".messagelist .success").is_visible()
+    reversal = Journal.objects.get(kind=Journal.Kind.REVERSAL)
+    assert reversal.reverses == journal
+    assert AuditEvent.objects.filter(action="ledger.reverse", actor=manager, channel="admin").exists()
+    assert Account.objects.get(pk=alice_account.pk).balance == 0
+    assert problems == []
