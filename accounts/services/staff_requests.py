@@ -304,26 +304,37 @@ def staff_request_approve(*, request: StaffRequest, actor: Actor, note: str = ""
         raise
 
 
-@transaction.atomic
-def _approve(*, request: StaffRequest, actor: Actor, note: str) -> StaffRequest:
-    note = _clean_text(note, required_error=None, too_long_error=ERR_NOTE_TOO_LONG, code="note")
+def _decide(
+    *, request: StaffRequest, actor: Actor, note: str, state: str, note_required: Any
+) -> tuple[StaffRequest, StaffRequestExecutor]:
+    """Lock a pending request and record the decision of a manager who may make it."""
+    note = _clean_text(note, required_error=note_required, too_long_error=ERR_NOTE_TOO_LONG, code="note")
     decider = require_staff_person(actor)
     locked = _lock(request)
     executor = staff_request_executor_for(locked.kind)
     _require_decider(locked, decider, executor)
     now = timezone.now()
     _require_pending(locked, now)
-    locked.state = StaffRequest.State.APPROVED
+    locked.state = state
     locked.decided_by = decider
     locked.decided_at = now
     locked.decision_note = note
     locked.save(update_fields=["state", "decided_by", "decided_at", "decision_note"])
+    verb = "approve" if state == StaffRequest.State.APPROVED else "reject"
     audit_record(
-        action="staff_request.approve",
+        action=f"staff_request.{verb}",
         actor=actor,
         customer_id=locked.customer_id,
         obj=locked,
         details={"kind": locked.kind, "note": note},
+    )
+    return locked, executor
+
+
+@transaction.atomic
+def _approve(*, request: StaffRequest, actor: Actor, note: str) -> StaffRequest:
+    locked, executor = _decide(
+        request=request, actor=actor, note=note, state=StaffRequest.State.APPROVED, note_required=None
     )
     if executor.execute is not None:
         executor.execute(request=locked, actor=actor)
@@ -347,23 +358,8 @@ def staff_request_reject(*, request: StaffRequest, actor: Actor, note: str) -> S
 
 @transaction.atomic
 def _reject(*, request: StaffRequest, actor: Actor, note: str) -> StaffRequest:
-    note = _clean_text(note, required_error=ERR_REJECT_NOTE, too_long_error=ERR_NOTE_TOO_LONG, code="note")
-    decider = require_staff_person(actor)
-    locked = _lock(request)
-    _require_decider(locked, decider, staff_request_executor_for(locked.kind))
-    now = timezone.now()
-    _require_pending(locked, now)
-    locked.state = StaffRequest.State.REJECTED
-    locked.decided_by = decider
-    locked.decided_at = now
-    locked.decision_note = note
-    locked.save(update_fields=["state", "decided_by", "decided_at", "decision_note"])
-    audit_record(
-        action="staff_request.reject",
-        actor=actor,
-        customer_id=locked.customer_id,
-        obj=locked,
-        details={"kind": locked.kind, "note": note},
+    locked, _executor = _decide(
+        request=request, actor=actor, note=note, state=StaffRequest.State.REJECTED, note_required=ERR_REJECT_NOTE
     )
     return locked
 
