@@ -39,7 +39,7 @@ from accounts.forms import (
     CashWithdrawalForm,
 )
 from accounts.models import Account, Journal, LedgerEntry, StaffRequest
-from accounts.selectors import account_entries
+from accounts.selectors import account_entries, internal_balance_live
 from bankportal.admin import (
     Label,
     ReadOnlyAdminMixin,
@@ -84,6 +84,7 @@ class AccountAdmin(StaffPagesMixin, ResidentNumberSafeSearchMixin, admin.ModelAd
         "branch",
         "status",
         "balance_display",
+        "live_balance_display",
         "password_failures",
         "password_locked_at",
         "opened_at",
@@ -106,6 +107,17 @@ class AccountAdmin(StaffPagesMixin, ResidentNumberSafeSearchMixin, admin.ModelAd
             when = date_format(localtime(obj.rolled_up_at), "DATETIME_FORMAT") if obj.rolled_up_at else "—"
             return _("%(amount)s (rolled up %(when)s)") % {"amount": won(obj.balance), "when": when}
         return won(obj.balance)
+
+    @admin.display(description=_("balance with legs not yet rolled up"))
+    def live_balance_display(self, obj: Account) -> str:
+        return won(internal_balance_live(obj))
+
+    def get_fieldsets(self, request: HttpRequest, obj: Account | None = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None and obj.kind == Account.Kind.INTERNAL:
+            # Staff reading a branch's cash want today's figure, not only the last roll-up.
+            return [*fieldsets, (_("Internal account"), {"fields": ("live_balance_display",)})]
+        return fieldsets
 
     @admin.display(description=_("password locked"), boolean=True, ordering="password_locked_at")
     def password_locked_display(self, obj: Account) -> bool:

@@ -339,3 +339,16 @@ def test_nobody_deletes_accounts_or_entries(client, manager, alice_account):
     )
     assert Account.objects.filter(pk=alice_account.pk).exists()
     assert LedgerEntry.objects.filter(pk=entry.pk).exists()
+
+
+def test_an_internal_account_page_shows_the_live_figure_beside_the_last_roll_up(client, manager, alice_account):
+    """Branch cash legs are appended unlocked; staff see the rolled-up balance and today's live one."""
+    from accounts.services.ledger import branch_cash_account
+
+    cash = branch_cash_account(alice_account.branch)
+    client.force_login(manager)
+    page = client.get(reverse("admin:accounts_account_change", args=[cash.pk])).content.decode()
+    # The opening deposit of 1,000,000 won left the branch's cash leg at -1,000,000 before any roll-up.
+    assert "-1,000,000" in page
+    customer_page = client.get(reverse("admin:accounts_account_change", args=[alice_account.pk])).content.decode()
+    assert "live_balance_display" not in customer_page and "-1,000,000" not in customer_page

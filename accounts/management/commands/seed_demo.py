@@ -12,6 +12,9 @@ from django.db import transaction
 from accounts import services
 from accounts.idnumbers import brn_check_digit, format_brn
 from accounts.models import Customer, DepositProduct, User
+from accounts.services.ledger import internal_balances_roll_up
+from bankportal.actors import system_actor
+from bankportal.audit.services import audit_seal
 from bankportal.content.models import FaqEntry, Notice
 from bankportal.middleware import RequestContext, use_context
 from bankportal.timeutil import kst_today
@@ -174,6 +177,10 @@ class Command(BaseCommand):
             raise CommandError("seed_demo creates accounts with published passwords; refusing with DEBUG off.")
         with use_context(RequestContext(ip=None, user_agent="", channel="command")):
             rows = self._seed()
+            # Development has no beat: fold the demo's cash legs into the branch balances and seal
+            # the audit events now, so the admin shows real figures from the first page.
+            internal_balances_roll_up(actor=system_actor("command:seed_demo", ["accounts.change_account"]))
+            audit_seal()
         self.stdout.write(self.style.SUCCESS(f"Demo data ready. Logins (password for all: {DEMO_PASSWORD}):"))
         for role, username, where, note in rows:
             self.stdout.write(f"  {role:<32} {username:<12} {where:<8} {note}")
@@ -235,8 +242,8 @@ class Command(BaseCommand):
             ("Adult customer (web member)", "hong01", "/login/", "홍길동, 2 accounts"),
             ("Minor who signed up alone", "minji01", "/login/", "이민지, age 18, transfer cap"),
             ("Corporate customer", "acme01", "/login/", "(주)다솜상사"),
-            ("Teller (staff)", "teller01", "/admin/", "opens accounts, takes cash"),
-            ("Branch manager (staff)", "manager01", "/admin/", "reversals, minor-cap release"),
+            ("Teller (staff)", "teller01", "/admin/", "opens accounts, takes cash, records requests"),
+            ("Branch manager (staff)", "manager01", "/admin/", "approves staff requests (책임자 승인)"),
         ]
 
     def _staff(self, username: str, name: str, group: str) -> User:
