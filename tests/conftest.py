@@ -198,3 +198,19 @@ def acme(db, teller) -> Customer:  # type: ignore[no-untyped-def]
         brn=valid_brn("220811234"),
         actor=teller,
     )
+
+
+def staff_login(client, user: User) -> None:  # type: ignore[no-untyped-def]
+    """Sign a staff member into the admin as the OTP-protected admin expects: logged in, and the
+    session verified with a confirmed TOTP device (what typing the authenticator code does)."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    client.force_login(user)
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="test authenticator", confirmed=True)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+
