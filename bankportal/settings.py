@@ -300,6 +300,20 @@ SMS_SENDER = env_str("SMS_SENDER", BANK_CALL_CENTRE)
 if not SMS_GATEWAY_URL and SMS_BACKENDS["http"] == SMS_BACKEND:
     raise ImproperlyConfigured("SMS_BACKEND=http needs SMS_GATEWAY_URL")
 
+# ARS (automated voice call) reads one-time codes out. Optional in production: "none" (the default
+# with DEBUG off) means the bank offers SMS only, and services refuse the ARS channel clearly.
+ARS_BACKENDS = {
+    "none": "",
+    "console": "bankportal.notifications.backends.ConsoleArsBackend",
+    "outbox": "bankportal.notifications.backends.OutboxArsBackend",
+    "http": "bankportal.notifications.backends.HttpGatewayArsBackend",
+}
+ARS_BACKEND = ARS_BACKENDS[env_choice("ARS_BACKEND", "outbox" if DEBUG else "none", ARS_BACKENDS)]
+ARS_GATEWAY_URL = env_url("ARS_GATEWAY_URL", schemes=("https", "http"))
+ARS_GATEWAY_TOKEN = env_secret("ARS_GATEWAY_TOKEN") or ""
+if not ARS_GATEWAY_URL and ARS_BACKENDS["http"] == ARS_BACKEND:
+    raise ImproperlyConfigured("ARS_BACKEND=http needs ARS_GATEWAY_URL")
+
 EMAIL_BACKENDS = {
     "console": "django.core.mail.backends.console.EmailBackend",
     "outbox": "bankportal.notifications.backends.OutboxEmailBackend",

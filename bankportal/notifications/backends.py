@@ -67,14 +67,19 @@ class HttpGatewaySmsBackend(BaseSmsBackend):
     The shape most Korean SMS aggregators accept; adapt ``payload`` for a different contract.
     """
 
+    url_setting = "SMS_GATEWAY_URL"
+    token_setting = "SMS_GATEWAY_TOKEN"  # noqa: S105 - the setting's name, not a secret
+    gateway_name = "SMS gateway"
+
     def payload(self, message: Sms) -> dict[str, str]:
         return {"to": message.to, "from": settings.SMS_SENDER, "text": message.body}
 
     def send(self, message: Sms) -> None:
-        url = settings.SMS_GATEWAY_URL
+        url = getattr(settings, self.url_setting)
         if not url:
-            raise DeliveryError("SMS_GATEWAY_URL is not configured")
-        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {settings.SMS_GATEWAY_TOKEN}"}
+            raise DeliveryError(f"{self.url_setting} is not configured")
+        token = getattr(settings, self.token_setting)
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
         if message.key:
             headers["Idempotency-Key"] = message.key
         request = urllib.request.Request(  # noqa: S310 - scheme restricted to http(s) by settings
@@ -84,11 +89,33 @@ class HttpGatewaySmsBackend(BaseSmsBackend):
             with urllib.request.urlopen(request, timeout=settings.SMS_GATEWAY_TIMEOUT) as response:  # noqa: S310
                 status = response.status
         except urllib.error.HTTPError as exc:
-            raise DeliveryError(f"SMS gateway answered {exc.code}") from None
+            raise DeliveryError(f"{self.gateway_name} answered {exc.code}") from None
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            raise DeliveryError(f"SMS gateway unreachable: {exc}") from None
+            raise DeliveryError(f"{self.gateway_name} unreachable: {exc}") from None
         if not 200 <= status < 300:
-            raise DeliveryError(f"SMS gateway answered {status}")
+            raise DeliveryError(f"{self.gateway_name} answered {status}")
+
+
+class ConsoleArsBackend(BaseSmsBackend):
+    def send(self, message: Sms) -> None:
+        sys.stdout.write(f"[ARS call to {message.to}] {message.body}\n")
+        sys.stdout.flush()
+
+
+class OutboxArsBackend(BaseSmsBackend):
+    def send(self, message: Sms) -> None:
+        OutboxMessage.objects.create(
+            channel=OutboxMessage.Channel.VOICE, to=message.to, body=message.body, purpose=message.purpose
+        )
+
+
+class HttpGatewayArsBackend(HttpGatewaySmsBackend):
+    """The same JSON contract as the SMS gateway, posted to the ARS vendor's ``ARS_GATEWAY_URL``;
+    the vendor's text-to-speech reads ``text`` out on the call."""
+
+    url_setting = "ARS_GATEWAY_URL"
+    token_setting = "ARS_GATEWAY_TOKEN"  # noqa: S105 - the setting's name, not a secret
+    gateway_name = "ARS gateway"
 
 
 class OutboxEmailBackend(BaseEmailBackend):
@@ -118,6 +145,19 @@ def deliver_sms(message: Sms) -> None:
     """Hand one SMS to the configured gateway, now. Only ``services.notification_deliver`` calls this
     (from a task): features queue with ``notification_enqueue``. Raises ``DeliveryError``."""
     get_sms_backend().send(message)
+
+
+def ars_available() -> bool:
+    """Whether this deployment can place ARS calls (``ARS_BACKEND`` is not ``none``)."""
+    return bool(settings.ARS_BACKEND)
+
+
+def deliver_voice(message: Sms) -> None:
+    """Place one ARS call reading ``message.body`` out, now (for the delivery service only).
+    Raises ``DeliveryError``, also when no ARS backend is configured."""
+    if not ars_available():
+        raise DeliveryError("no ARS backend is configured (ARS_BACKEND=none)")
+    import_string(settings.ARS_BACKEND)().send(message)
 
 
 def deliver_email(*, to: str, subject: str, body: str, purpose: str = "", key: str = "") -> None:

@@ -13,6 +13,8 @@ from django.utils.translation import gettext_lazy as _
 class Channel(models.TextChoices):
     SMS = "sms", _("SMS")
     EMAIL = "email", _("Email")
+    # An automated (ARS) voice call that reads the text out, for customers who cannot read SMS.
+    VOICE = "voice", _("ARS call")
 
 
 class Notification(models.Model):

@@ -48,7 +48,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from bankportal.notifications.backends import DeliveryError, Sms, deliver_email, deliver_sms
+from bankportal.notifications.backends import DeliveryError, Sms, deliver_email, deliver_sms, deliver_voice
 from bankportal.notifications.backoff import attempts_exhausted, retry_delay_seconds
 from bankportal.notifications.models import Notification
 from bankportal.notifications.selectors import notification_due_ids
@@ -136,6 +136,12 @@ def send_sms_on_commit(*, to: str, body: str, purpose: str = "") -> Notification
     return notification_enqueue(channel=Notification.Channel.SMS, to=to, body=body, purpose=purpose)
 
 
+def send_ars_on_commit(*, to: str, body: str, purpose: str = "") -> Notification:
+    """Queue an ARS call that reads ``body`` out (the voice channel). Callers check
+    ``ars_available()`` first and offer SMS when it is not."""
+    return notification_enqueue(channel=Notification.Channel.VOICE, to=to, body=body, purpose=purpose)
+
+
 def send_email_on_commit(*, to: str, subject: str, body: str, purpose: str = "") -> Notification:
     """Queue an email in the current transaction (``notification_enqueue`` for the email channel)."""
     return notification_enqueue(channel=Notification.Channel.EMAIL, to=to, subject=subject, body=body, purpose=purpose)
@@ -216,8 +222,9 @@ def notification_deliver(*, notification_id: int) -> DeliveryOutcome:
 def _hand_to_gateway(notification: Notification) -> str | None:
     """Send through the configured backend; the error text, or None when it was accepted."""
     try:
-        if notification.channel == Notification.Channel.SMS:
-            deliver_sms(
+        if notification.channel in (Notification.Channel.SMS, Notification.Channel.VOICE):
+            deliver = deliver_sms if notification.channel == Notification.Channel.SMS else deliver_voice
+            deliver(
                 Sms(to=notification.to, body=notification.body, purpose=notification.purpose, key=str(notification.key))
             )
         else:

@@ -9,10 +9,13 @@ import pytest
 from bankportal.notifications.backends import (
     ConsoleSmsBackend,
     DeliveryError,
+    HttpGatewayArsBackend,
     HttpGatewaySmsBackend,
     OutboxSmsBackend,
     Sms,
+    ars_available,
     deliver_email,
+    deliver_voice,
 )
 from bankportal.notifications.models import OutboxMessage
 
@@ -119,3 +122,32 @@ def test_http_gateway_without_url_raises(settings):
     settings.SMS_GATEWAY_URL = ""
     with pytest.raises(DeliveryError, match="not configured"):
         HttpGatewaySmsBackend().send(Sms(to="01012345678", body="hi"))
+
+
+def test_ars_gateway_posts_to_its_own_url_with_its_own_token(settings, gateway):
+    """The ARS vendor gets the same JSON contract at ARS_GATEWAY_URL, never the SMS token."""
+    settings.ARS_GATEWAY_URL, settings.SMS_GATEWAY_URL = gateway, "http://127.0.0.1:9/never"
+    settings.ARS_GATEWAY_TOKEN, settings.SMS_GATEWAY_TOKEN = "ars-tok", "sms-tok"
+    HttpGatewayArsBackend().send(Sms(to="01012345678", body="인증번호는 1 2 3 4 5 6 입니다", key="a1"))
+    assert _Gateway.received == [
+        (
+            {"to": "01012345678", "from": settings.SMS_SENDER, "text": "인증번호는 1 2 3 4 5 6 입니다"},
+            "Bearer ars-tok",
+            "a1",
+        )
+    ]
+
+
+def test_a_deployment_without_ars_refuses_voice_delivery(settings):
+    """ARS is optional: with ARS_BACKEND=none nothing is called and delivery fails clearly."""
+    settings.ARS_BACKEND = ""
+    assert ars_available() is False
+    with pytest.raises(DeliveryError, match="no ARS backend"):
+        deliver_voice(Sms(to="01012345678", body="hi"))
+
+
+def test_outbox_ars_backend_records_a_voice_call(settings):
+    settings.ARS_BACKEND = "bankportal.notifications.backends.OutboxArsBackend"
+    assert ars_available() is True
+    deliver_voice(Sms(to="01012345678", body="인증번호 안내", purpose="additional_auth"))
+    assert OutboxMessage.objects.get().channel == "voice"
