@@ -357,6 +357,8 @@ class StaffRequest(models.Model):
         CONTACT_CHANGE = "contact_change", _("Change contact phone or email")
         MINOR_CAP_LIFT = "minor_cap_lift", _("Lift the minor sign-up cap")
         JOURNAL_REVERSE = "journal_reverse", _("Reverse a journal")
+        SECURITY_CARD_UNLOCK = "security_card_unlock", _("Unlock a security card")
+        OTP_UNLOCK = "otp_unlock", _("Unlock an OTP token")
 
     class State(models.TextChoices):
         PENDING = "pending", _("Waiting for approval")

@@ -19,7 +19,9 @@ from django.db.models import F
 
 from accounts import services
 from accounts.models import Customer, Journal, StaffRequest, User
+from accounts.services._approval import ERR_OWN_RECORD
 from accounts.services.passwords import PasswordCheck
+from accounts.services.staff_requests import ERR_APPROVER_ROLE, ERR_OWN_REQUEST
 from bankportal.actors import system_actor
 from bankportal.audit.models import AuditEvent
 from bankportal.notifications.models import Notification
@@ -201,7 +203,7 @@ def test_the_requester_cannot_approve_their_own_request_even_as_a_manager(manage
     with pytest.raises(PermissionDenied):
         services.staff_request_reject(request=request, note="취소", actor=manager)
 
-    assert "own request" in str(exc.value.args[0])
+    assert exc.value.args[0] == ERR_OWN_REQUEST
     request.refresh_from_db()
     assert request.state == State.PENDING and request.decided_by is None
     assert not Journal.objects.filter(kind=Journal.Kind.REVERSAL).exists()
@@ -240,7 +242,7 @@ def test_a_manager_cannot_approve_a_request_about_their_own_customer_record(tell
     with pytest.raises(PermissionDenied) as exc:
         services.staff_request_approve(request=request, actor=own)
 
-    assert "own customer record" in str(exc.value.args[0])
+    assert exc.value.args[0] == ERR_OWN_RECORD
     alice.refresh_from_db()
     assert alice.phone == "01086429753"
     request.refresh_from_db()
@@ -290,7 +292,7 @@ def test_an_approver_needs_the_kinds_own_permission(teller, deposit):
     request = _request_reversal(deposit, teller)
     with pytest.raises(PermissionDenied) as exc:
         services.staff_request_approve(request=request, actor=approver)
-    assert "cannot approve this kind" in str(exc.value.args[0])
+    assert exc.value.args[0] == ERR_APPROVER_ROLE
     assert not Journal.objects.filter(kind=Journal.Kind.REVERSAL).exists()
 
 
