@@ -28,7 +28,8 @@ DJANGO := DEBUG=1 $(BIN)/python manage.py
 .PHONY: help venv run test lint format typecheck messages worker beat clean distclean
 
 help:
-	@echo "make run        create .venv, migrate, seed demo personas, serve http://127.0.0.1:8000"
+	@echo "make run        create .venv, migrate, seed demo personas (prints logins and staff authenticator QR codes),"
+	@echo "                serve http://127.0.0.1:8000"
 	@echo "make test       create .venv, run pytest (PYTEST_ARGS='...' passes options through)"
 	@echo "make venv       create/refresh .venv only (reinstalls when pyproject.toml changes)"
 	@echo "make lint       ruff check + ruff format --check"
@@ -59,6 +60,9 @@ $(VAR):
 run: $(INSTALLED) | $(VAR)
 	$(DJANGO) migrate --noinput
 	$(DJANGO) seed_demo
+	@echo "Staff admin: http://127.0.0.1:8000/admin/ asks for user name, password and a 6-digit authenticator code."
+	@echo "  Scan a QR code above into an authenticator app, or print the current code in another terminal:"
+	@echo "  DEBUG=1 $(BIN)/python manage.py staff_otp_code teller01    (or manager01)"
 # --- create_ca: a later issue adds the demo certificate authority here, e.g.
 # ---	$(DJANGO) create_ca
 	$(DJANGO) runserver 127.0.0.1:8000

@@ -60,7 +60,8 @@ if not (len(BANK_DEFAULT_BRANCH) == 3 and BANK_DEFAULT_BRANCH.isdigit()):
     raise ImproperlyConfigured(f"BANK_DEFAULT_BRANCH must be 3 digits, got {BANK_DEFAULT_BRANCH!r}")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin with the OTP-protected staff admin as its default site (see bankportal/apps.py).
+    "bankportal.apps.BankAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

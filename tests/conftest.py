@@ -85,6 +85,8 @@ def _reference_data(request: pytest.FixtureRequest) -> None:
         django_apps, None
     )
     importlib.import_module("accounts.migrations.0007_staff_group_duties").assign_staff_duties(django_apps, None)
+    importlib.import_module("otp.migrations.0001_security_cards").grant_security_card_permissions(django_apps, None)
+    importlib.import_module("otp.migrations.0002_otp_tokens").grant_otp_token_permissions(django_apps, None)
 
 
 @pytest.fixture(autouse=True)
@@ -200,17 +202,42 @@ def acme(db, teller) -> Customer:  # type: ignore[no-untyped-def]
     )
 
 
+def staff_authenticator(user: User):  # type: ignore[no-untyped-def]
+    """The staff member's confirmed admin authenticator (a TOTP device), enrolled on first use."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).order_by("-pk").first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="test authenticator", confirmed=True)
+    return device
+
+
+def staff_totp_code(user: User, *, at: float | None = None) -> str:
+    """The 6-digit code the staff member's authenticator app shows now (or at ``at``, a Unix time)."""
+    import time
+
+    from django_otp.oath import TOTP
+
+    device = staff_authenticator(user)
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = time.time() if at is None else at
+    return f"{totp.token():0{device.digits}d}"
+
+
 def staff_login(client, user: User) -> None:  # type: ignore[no-untyped-def]
     """Sign a staff member into the admin as the OTP-protected admin expects: logged in, and the
     session verified with a confirmed TOTP device (what typing the authenticator code does)."""
     from django_otp import DEVICE_ID_SESSION_KEY
-    from django_otp.plugins.otp_totp.models import TOTPDevice
 
     client.force_login(user)
-    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
-    if device is None:
-        device = TOTPDevice.objects.create(user=user, name="test authenticator", confirmed=True)
+    device = staff_authenticator(user)
     session = client.session
     session[DEVICE_ID_SESSION_KEY] = device.persistent_id
     session.save()
 
+
+@pytest.fixture
+def admin_client(client, admin_user):  # type: ignore[no-untyped-def]
+    """pytest-django's superuser client, signed in the way the OTP-protected admin expects."""
+    staff_login(client, admin_user)
+    return client

@@ -34,6 +34,7 @@ from accounts.services.passwords import (
     require_account_password,
     validate_account_password,
 )
+from accounts.services.staff import staff_create, staff_otp_enrol
 from accounts.services.staff_requests import (
     StaffRequestExecutor,
     staff_request_approve,
@@ -66,6 +67,8 @@ __all__ = [
     "ledger_post",
     "normalise_phone",
     "require_account_password",
+    "staff_create",
+    "staff_otp_enrol",
     "staff_request_approve",
     "staff_request_cancel",
     "staff_request_create",

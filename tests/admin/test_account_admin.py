@@ -11,7 +11,7 @@ from django.urls import reverse
 from accounts import services
 from accounts.models import Account, Journal, LedgerEntry, StaffRequest, User
 from bankportal.audit.models import AuditEvent
-from tests.conftest import ACCOUNT_PASSWORD, STAFF_PASSWORD
+from tests.conftest import ACCOUNT_PASSWORD, STAFF_PASSWORD, staff_login
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +39,7 @@ def viewer(db) -> User:  # type: ignore[no-untyped-def]
 
 def test_teller_opens_an_account_with_an_opening_deposit(client, teller, alice, demand_product):
     """The add form opens an account through the service; the opening deposit is posted and audited."""
-    client.force_login(teller)
+    staff_login(client, teller)
 
     response = client.post(
         reverse("admin:accounts_account_add"),
@@ -62,7 +62,7 @@ def test_teller_opens_an_account_with_an_opening_deposit(client, teller, alice, 
 
 def test_opening_with_mismatched_or_weak_password_is_refused_next_to_the_field(client, teller, alice, demand_product):
     """Two different passwords, or a straight run like 1234, are field errors and no account is opened."""
-    client.force_login(teller)
+    staff_login(client, teller)
     base = {"customer": str(alice.pk), "product": str(demand_product.pk), "opening_deposit": "0"}
 
     mismatch = client.post(reverse("admin:accounts_account_add"), {**base, "password1": "8203", "password2": "8204"})
@@ -75,7 +75,7 @@ def test_opening_with_mismatched_or_weak_password_is_refused_next_to_the_field(c
 
 def test_open_account_form_prefills_the_customer(client, teller, alice, demand_product):
     """The customer page's "Open an account" link pre-selects the customer (shown masked)."""
-    client.force_login(teller)
+    staff_login(client, teller)
 
     response = client.get(reverse("admin:accounts_account_add"), {"customer": alice.pk})
 
@@ -87,7 +87,7 @@ def test_open_account_form_prefills_the_customer(client, teller, alice, demand_p
 
 def test_teller_cash_deposit_posts_balanced_entries(client, teller, alice_account):
     """A teller's cash deposit raises the balance; the journal's entries sum to zero; it is audited."""
-    client.force_login(teller)
+    staff_login(client, teller)
 
     page = client.get(_url("cash_deposit", alice_account))
     response = client.post(_url("cash_deposit", alice_account), {"amount": "250,000", "memo": "창구 입금"})
@@ -107,7 +107,7 @@ def test_teller_cash_deposit_posts_balanced_entries(client, teller, alice_accoun
 
 def test_deposit_of_zero_is_a_field_error(client, teller, alice_account):
     """An amount of 0 won is refused on the amount field and nothing is posted."""
-    client.force_login(teller)
+    staff_login(client, teller)
     journals = Journal.objects.count()
 
     response = client.post(_url("cash_deposit", alice_account), {"amount": "0"})
@@ -119,7 +119,7 @@ def test_deposit_of_zero_is_a_field_error(client, teller, alice_account):
 
 def test_withdrawal_with_right_password_pays_out(client, teller, alice_account):
     """The right password pays out cash; entries sum to zero and the balance drops."""
-    client.force_login(teller)
+    staff_login(client, teller)
 
     response = client.post(_url("cash_withdrawal", alice_account), {"amount": "300000", "password": ACCOUNT_PASSWORD})
 
@@ -132,7 +132,7 @@ def test_withdrawal_with_right_password_pays_out(client, teller, alice_account):
 
 def test_withdrawal_over_the_balance_is_refused_on_the_amount(client, teller, alice_account):
     """Asking for more than the balance is an error on the amount field and nothing moves."""
-    client.force_login(teller)
+    staff_login(client, teller)
 
     response = client.post(_url("cash_withdrawal", alice_account), {"amount": "1000001", "password": ACCOUNT_PASSWORD})
 
@@ -144,7 +144,7 @@ def test_withdrawal_over_the_balance_is_refused_on_the_amount(client, teller, al
 
 def test_four_wrong_passwords_are_counted_but_do_not_lock(client, teller, alice_account):
     """Each wrong password shows an error and counts; after four the account is not yet locked."""
-    client.force_login(teller)
+    staff_login(client, teller)
 
     for attempt in range(1, 5):
         response = client.post(
@@ -166,7 +166,7 @@ def test_four_wrong_passwords_are_counted_but_do_not_lock(client, teller, alice_
 
 def test_fifth_wrong_password_locks_the_account_password(client, teller, alice_account):
     """The fifth wrong password locks it; then even the right password is refused as locked."""
-    client.force_login(teller)
+    staff_login(client, teller)
     url = _url("cash_withdrawal", alice_account)
     for _attempt in range(4):
         client.post(url, {"amount": "10000", "password": WRONG_PASSWORD})
@@ -192,7 +192,7 @@ def _approved_reset(account: Account, teller: User, manager: User) -> StaffReque
 
 def test_a_teller_cannot_reset_a_password_without_a_managers_approval(client, teller, alice_account):
     """Without an approved request the reset page sends the teller back with a warning, GET or POST."""
-    client.force_login(teller)
+    staff_login(client, teller)
     url = _url("password_reset", alice_account)
 
     page = client.get(url, HTTP_ACCEPT_LANGUAGE="en")
@@ -208,7 +208,7 @@ def test_a_teller_cannot_reset_a_password_without_a_managers_approval(client, te
 
 def test_teller_resets_a_locked_password_after_approval_once(client, teller, manager, alice_account):
     """Request (with reason and ID check) → manager approves → the customer types the new password, once."""
-    client.force_login(teller)
+    staff_login(client, teller)
     for _attempt in range(5):
         client.post(_url("cash_withdrawal", alice_account), {"amount": "10000", "password": WRONG_PASSWORD})
     requested = client.post(_url("request_password_reset", alice_account), {"reason": "5회 오류", "id_checked": "on"})
@@ -216,9 +216,9 @@ def test_teller_resets_a_locked_password_after_approval_once(client, teller, man
     request = StaffRequest.objects.get(kind=StaffRequest.Kind.ACCOUNT_PASSWORD_RESET)
     assert request.state == StaffRequest.State.PENDING
     assert client.get(_url("password_reset", alice_account)).status_code == 302  # not yet approved
-    client.force_login(manager)
+    staff_login(client, manager)
     assert client.post(reverse("admin:accounts_staffrequest_approve", args=[request.pk]), {}).status_code == 302
-    client.force_login(teller)
+    staff_login(client, teller)
     page = client.get(_url("change", alice_account))
     assert _url("password_reset", alice_account) in page.content.decode()
     url = _url("password_reset", alice_account)
@@ -248,7 +248,7 @@ def test_weak_new_password_is_refused_on_the_field_and_the_approval_stays_usable
 ):
     """Four equal digits are refused by the service; the approved request is not used up."""
     request = _approved_reset(alice_account, teller, manager)
-    client.force_login(teller)
+    staff_login(client, teller)
 
     response = client.post(
         _url("password_reset", alice_account), {"new_password1": "7777", "new_password2": "7777", "id_checked": "on"}
@@ -266,7 +266,7 @@ def test_another_teller_cannot_use_someone_elses_approved_reset(client, teller, 
     _approved_reset(alice_account, teller, manager)
     other = User.objects.create_user(username="teller2", password=STAFF_PASSWORD, is_staff=True)
     other.groups.add(Group.objects.get(name="Teller"))
-    client.force_login(other)
+    staff_login(client, other)
 
     response = client.post(
         _url("password_reset", alice_account), {"new_password1": "6021", "new_password2": "6021", "id_checked": "on"}
@@ -278,7 +278,7 @@ def test_another_teller_cannot_use_someone_elses_approved_reset(client, teller, 
 
 def test_staff_without_cash_or_reset_permission_get_403(client, viewer, alice_account):
     """Staff with view-only access get 403 on the deposit, withdrawal and reset pages, and nothing moves."""
-    client.force_login(viewer)
+    staff_login(client, viewer)
 
     for name in ("cash_deposit", "cash_withdrawal", "password_reset", "request_password_reset"):
         assert client.get(_url(name, alice_account)).status_code == 403
@@ -302,7 +302,7 @@ def test_custom_pages_need_a_staff_login(client, alice_account):
 
 def test_account_page_is_read_only_with_recent_entries_and_task_links(client, teller, alice_account):
     """The account page shows recent entries and links to the cash and reset pages; it cannot be saved."""
-    client.force_login(teller)
+    staff_login(client, teller)
 
     page = client.get(_url("change", alice_account))
     post = client.post(_url("change", alice_account), {"status": "closed"})
@@ -321,7 +321,7 @@ def test_account_page_is_read_only_with_recent_entries_and_task_links(client, te
 
 def test_account_search_by_number_and_holder(client, teller, alice_account, acme, demand_product):
     """The account list finds an account by its number (with or without dashes) and by the holder's name."""
-    client.force_login(teller)
+    staff_login(client, teller)
     url = reverse("admin:accounts_account_changelist")
 
     for term in (alice_account.number, alice_account.number_display, "앨리스"):
@@ -330,7 +330,7 @@ def test_account_search_by_number_and_holder(client, teller, alice_account, acme
 
 def test_nobody_deletes_accounts_or_entries(client, manager, alice_account):
     """Deleting an account or a ledger entry is 403 for everyone."""
-    client.force_login(manager)
+    staff_login(client, manager)
     entry = LedgerEntry.objects.filter(account=alice_account).first()
 
     assert client.post(_url("delete", alice_account), {"post": "yes"}).status_code == 403
@@ -346,7 +346,7 @@ def test_an_internal_account_page_shows_the_live_figure_beside_the_last_roll_up(
     from accounts.services.ledger import branch_cash_account
 
     cash = branch_cash_account(alice_account.branch)
-    client.force_login(manager)
+    staff_login(client, manager)
     page = client.get(reverse("admin:accounts_account_change", args=[cash.pk])).content.decode()
     # The opening deposit of 1,000,000 won left the branch's cash leg at -1,000,000 before any roll-up.
     assert "-1,000,000" in page

@@ -7,13 +7,14 @@ from django.urls import reverse
 
 from bankportal.audit.models import AuditEvent
 from bankportal.audit.verification import audit_verify
+from tests.conftest import staff_login
 
 pytestmark = pytest.mark.django_db
 
 
 def test_manager_sees_the_audit_changelist(client, manager, alice):
     """The audit list is open to a branch manager (not a teller) and shows the customer.create event."""
-    client.force_login(manager)
+    staff_login(client, manager)
 
     response = client.get(reverse("admin:audit_auditevent_changelist"))
 
@@ -23,7 +24,7 @@ def test_manager_sees_the_audit_changelist(client, manager, alice):
 
 def test_manager_cannot_change_or_delete_an_audit_event(client, manager, alice):
     """POSTing to an event's change page is 403, the delete page is 403, and the trail still verifies."""
-    client.force_login(manager)
+    staff_login(client, manager)
     event = AuditEvent.objects.get(action="customer.create")
     change_url = reverse("admin:audit_auditevent_change", args=[event.pk])
 
@@ -41,7 +42,7 @@ def test_manager_cannot_change_or_delete_an_audit_event(client, manager, alice):
 
 def test_nobody_adds_or_bulk_deletes_audit_events(client, manager, alice):
     """Even a manager has no add page and no delete action on the audit list."""
-    client.force_login(manager)
+    staff_login(client, manager)
 
     assert client.get(reverse("admin:audit_auditevent_add")).status_code == 403
     page = client.get(reverse("admin:audit_auditevent_changelist"))
@@ -52,7 +53,7 @@ def test_audit_page_of_a_customer_event_has_no_resident_number(client, manager, 
     """The customer.create event page shows no RRN digits beyond the masked form."""
     from tests.conftest import rrn_for_age
 
-    client.force_login(manager)
+    staff_login(client, manager)
     event = AuditEvent.objects.get(action="customer.create")
     rrn = rrn_for_age(34, serial="234567")
 
@@ -64,7 +65,7 @@ def test_audit_page_of_a_customer_event_has_no_resident_number(client, manager, 
 
 def test_opening_a_customer_or_account_page_leaves_an_access_record(client, teller, alice, alice_account):
     """Staff access to personal and account data is recorded: who, whose, from where."""
-    client.force_login(teller)
+    staff_login(client, teller)
     client.get(reverse("admin:accounts_customer_change", args=[alice.pk]), REMOTE_ADDR="10.1.2.3")
     client.get(reverse("admin:accounts_account_change", args=[alice_account.pk]), REMOTE_ADDR="10.1.2.3")
     views = list(
@@ -83,7 +84,7 @@ def test_refused_or_missing_pages_leave_no_access_record(client, alice, alice_ac
     from accounts.models import User
 
     outsider = User.objects.create_user(username="outsider", password="x-Outsider-2026", is_staff=True)
-    client.force_login(outsider)
+    staff_login(client, outsider)
     response = client.get(reverse("admin:accounts_customer_change", args=[alice.pk]))
     assert response.status_code in (302, 403)
     assert not AuditEvent.objects.filter(action="customer.view").exists()
@@ -96,7 +97,7 @@ def test_changing_a_staff_groups_permissions_is_audited(client, teller):
     from accounts.models import User
 
     root = User.objects.create_superuser(username="root", password="Root-pass-2026!x")
-    client.force_login(root)
+    staff_login(client, root)
     group = Group.objects.get(name="Teller")
     reverse_perm = Permission.objects.get(codename="reverse_journal")
     permissions = [*group.permissions.values_list("pk", flat=True), reverse_perm.pk]

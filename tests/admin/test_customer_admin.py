@@ -11,7 +11,7 @@ from django.urls import reverse
 from accounts.models import Customer, StaffRequest
 from bankportal.audit.models import AuditEvent
 from bankportal.notifications.models import Notification
-from tests.conftest import rrn_for_age
+from tests.conftest import rrn_for_age, staff_login
 
 pytestmark = pytest.mark.django_db
 
@@ -48,7 +48,7 @@ def _add_payload(**overrides: str) -> dict[str, str]:
 
 def test_teller_registers_customer_through_admin_and_it_is_audited(client, teller):
     """A teller registers an adult through the add form; the customer exists and `customer.create` is audited."""
-    client.force_login(teller)
+    staff_login(client, teller)
     data = _add_payload()
 
     response = client.post(reverse(ADD_URL), data)
@@ -65,7 +65,7 @@ def test_teller_registers_customer_through_admin_and_it_is_audited(client, telle
 
 def test_add_form_does_not_show_the_rrn_back(client, teller):
     """A form re-shown for another error (bad phone) never carries the RRN the teller typed."""
-    client.force_login(teller)
+    staff_login(client, teller)
     data = _add_payload(phone="12345")
 
     response = client.post(reverse(ADD_URL), data)
@@ -78,7 +78,7 @@ def test_add_form_does_not_show_the_rrn_back(client, teller):
 
 def test_bad_rrn_is_a_field_error_and_nothing_is_written(client, teller):
     """An RRN that is not a date of birth is refused on the rrn field (Korean page by default); nothing is written."""
-    client.force_login(teller)
+    staff_login(client, teller)
     events_before = AuditEvent.objects.count()
 
     response = client.post(reverse(ADD_URL), _add_payload(rrn="901341-1234567"))
@@ -93,7 +93,7 @@ def test_bad_rrn_is_a_field_error_and_nothing_is_written(client, teller):
 
 def test_bad_rrn_error_is_in_english_when_asked(client, teller):
     """With an English browser the malformed-RRN message is the English one, next to the field."""
-    client.force_login(teller)
+    staff_login(client, teller)
 
     response = client.post(reverse(ADD_URL), _add_payload(rrn="90010112"), HTTP_ACCEPT_LANGUAGE="en")
 
@@ -105,7 +105,7 @@ def test_bad_rrn_error_is_in_english_when_asked(client, teller):
 
 def test_duplicate_rrn_is_refused_on_the_rrn_field(client, teller, alice):
     """Registering a second customer with alice's RRN puts the duplicate error on the rrn field."""
-    client.force_login(teller)
+    staff_login(client, teller)
     rrn = rrn_for_age(34, serial="234567")
 
     response = client.post(reverse(ADD_URL), _add_payload(rrn=rrn), HTTP_ACCEPT_LANGUAGE="en")
@@ -117,7 +117,7 @@ def test_duplicate_rrn_is_refused_on_the_rrn_field(client, teller, alice):
 
 def test_child_without_representative_is_refused_on_that_field(client, teller):
     """A 10-year-old cannot be registered without a legal representative."""
-    client.force_login(teller)
+    staff_login(client, teller)
 
     response = client.post(reverse(ADD_URL), _add_payload(rrn=rrn_for_age(10, serial="312345")))
 
@@ -128,7 +128,7 @@ def test_child_without_representative_is_refused_on_that_field(client, teller):
 
 def test_minor_registered_by_parent_is_linked_to_the_representative(client, teller, alice):
     """A parent registers a 10-year-old: the child is linked to alice and carries no solo cap."""
-    client.force_login(teller)
+    staff_login(client, teller)
 
     response = client.post(
         reverse(ADD_URL),
@@ -150,7 +150,7 @@ def test_corporation_is_registered_with_its_business_number(client, teller):
     """A corporation needs a valid BRN and no RRN."""
     from tests.conftest import valid_brn
 
-    client.force_login(teller)
+    staff_login(client, teller)
     brn = valid_brn("105874321")
 
     response = client.post(
@@ -163,7 +163,7 @@ def test_corporation_is_registered_with_its_business_number(client, teller):
 
 def test_search_by_full_rrn_finds_alice_without_echoing_the_number(client, teller, alice):
     """Typing alice's full RRN in the search box finds her; no response in the chain contains the number."""
-    client.force_login(teller)
+    staff_login(client, teller)
     rrn = rrn_for_age(34, serial="234567")
 
     first = client.get(reverse(CHANGELIST_URL), {"q": rrn})
@@ -181,7 +181,7 @@ def test_search_by_full_rrn_finds_alice_without_echoing_the_number(client, telle
 
 def test_search_by_rrn_without_dash_or_with_spaces_is_not_echoed(client, teller, alice):
     """The digits typed without a dash, or with spaces, are redirected away just the same."""
-    client.force_login(teller)
+    staff_login(client, teller)
     rrn = rrn_for_age(34, serial="234567")
 
     for term in (rrn.replace("-", ""), rrn.replace("-", " - ")):
@@ -195,7 +195,7 @@ def test_search_by_rrn_without_dash_or_with_spaces_is_not_echoed(client, teller,
 
 def test_search_by_unknown_rrn_finds_nobody(client, teller, alice):
     """An RRN of no customer lists nobody, not everyone born on that date."""
-    client.force_login(teller)
+    staff_login(client, teller)
     other = alice.rrn_masked[:8] + "999999"  # same birth date and gender digit as alice
 
     response = client.get(reverse(CHANGELIST_URL), {"q": other}, follow=True)
@@ -206,7 +206,7 @@ def test_search_by_unknown_rrn_finds_nobody(client, teller, alice):
 
 def test_rrn_lookup_over_post_finds_alice_and_is_audited(client, teller, alice):
     """The POST lookup box finds alice by RRN, keeps the number out of the URL and logs the lookup."""
-    client.force_login(teller)
+    staff_login(client, teller)
     rrn = rrn_for_age(34, serial="234567")
 
     response = client.post(reverse("admin:accounts_customer_find_by_rrn"), {"rrn": rrn})
@@ -224,7 +224,7 @@ def test_rrn_lookup_over_post_finds_alice_and_is_audited(client, teller, alice):
 
 def test_rrn_lookup_with_malformed_number_reports_it(client, teller):
     """A malformed number in the lookup box gives an error message and no results page by number."""
-    client.force_login(teller)
+    staff_login(client, teller)
 
     response = client.post(reverse("admin:accounts_customer_find_by_rrn"), {"rrn": "1234"}, follow=True)
 
@@ -234,7 +234,7 @@ def test_rrn_lookup_with_malformed_number_reports_it(client, teller):
 
 def test_search_by_name_phone_and_account_number(client, teller, alice, acme, alice_account):
     """The search box also finds customers by name, mobile number and account number."""
-    client.force_login(teller)
+    staff_login(client, teller)
     url = reverse(CHANGELIST_URL)
 
     assert list(client.get(url, {"q": "앨리스"}).context["cl"].result_list) == [alice]
@@ -245,7 +245,7 @@ def test_search_by_name_phone_and_account_number(client, teller, alice, acme, al
 
 def test_changelist_and_change_page_never_show_the_rrn(client, teller, alice, alice_account):
     """The list and the customer page show the masked number only, and none of the encrypted columns."""
-    client.force_login(teller)
+    staff_login(client, teller)
     rrn = rrn_for_age(34, serial="234567")
     alice.refresh_from_db()
 
@@ -267,7 +267,7 @@ def test_changelist_and_change_page_never_show_the_rrn(client, teller, alice, al
 
 def test_change_page_lists_the_customers_accounts(client, teller, alice, alice_account):
     """The customer page shows the customer's accounts, read-only, with their balances."""
-    client.force_login(teller)
+    staff_login(client, teller)
 
     html = client.get(reverse("admin:accounts_customer_change", args=[alice.pk])).content.decode()
 
@@ -276,13 +276,13 @@ def test_change_page_lists_the_customers_accounts(client, teller, alice, alice_a
 
 
 def _approve(client, manager, request: StaffRequest, **data: str):  # type: ignore[no-untyped-def]
-    client.force_login(manager)
+    staff_login(client, manager)
     return client.post(reverse("admin:accounts_staffrequest_approve", args=[request.pk]), data)
 
 
 def test_teller_edits_the_name_directly_but_a_posted_phone_is_ignored(client, teller, alice):
     """The change form saves the name through the service; phone and email are read-only there."""
-    client.force_login(teller)
+    staff_login(client, teller)
     url = reverse("admin:accounts_customer_change", args=[alice.pk])
 
     response = client.post(
@@ -299,7 +299,7 @@ def test_teller_edits_the_name_directly_but_a_posted_phone_is_ignored(client, te
 
 def test_contact_change_is_requested_by_a_teller_and_applied_on_a_managers_approval(client, teller, manager, alice):
     """The teller's request changes nothing; the manager's approval changes the phone and tells the old one."""
-    client.force_login(teller)
+    staff_login(client, teller)
     page = client.get(reverse("admin:accounts_customer_change", args=[alice.pk]))
     url = reverse("admin:accounts_customer_request_contact_change", args=[alice.pk])
     assert url in page.content.decode()
@@ -329,7 +329,7 @@ def test_contact_change_is_requested_by_a_teller_and_applied_on_a_managers_appro
 
 def test_contact_change_request_with_bad_phone_is_refused_next_to_the_field(client, teller, alice):
     """A malformed mobile number is an error on the phone field; no request is recorded."""
-    client.force_login(teller)
+    staff_login(client, teller)
     url = reverse("admin:accounts_customer_request_contact_change", args=[alice.pk])
 
     response = client.post(url, {"phone": "02-123-4567", "email": "", "reason": "변경", "id_checked": "on"})
@@ -340,7 +340,7 @@ def test_contact_change_request_with_bad_phone_is_refused_next_to_the_field(clie
 
 
 def test_contact_change_request_without_a_reason_is_refused_with_a_clear_message(client, teller, alice):
-    client.force_login(teller)
+    staff_login(client, teller)
     url = reverse("admin:accounts_customer_request_contact_change", args=[alice.pk])
 
     response = client.post(
@@ -354,7 +354,7 @@ def test_contact_change_request_without_a_reason_is_refused_with_a_clear_message
 
 def test_identity_fields_cannot_be_changed_through_the_change_form(client, teller, alice):
     """Posting kind or solo-cap values to the change form has no effect: they are read-only."""
-    client.force_login(teller)
+    staff_login(client, teller)
     url = reverse("admin:accounts_customer_change", args=[alice.pk])
 
     client.post(
@@ -369,7 +369,7 @@ def test_identity_fields_cannot_be_changed_through_the_change_form(client, telle
 
 def test_nobody_deletes_customers_in_the_admin(client, manager, alice):
     """Even a branch manager gets 403 on the delete page and no bulk-delete action."""
-    client.force_login(manager)
+    staff_login(client, manager)
 
     assert client.get(reverse("admin:accounts_customer_delete", args=[alice.pk])).status_code == 403
     assert client.post(reverse("admin:accounts_customer_delete", args=[alice.pk]), {"post": "yes"}).status_code == 403
@@ -381,7 +381,7 @@ def test_nobody_deletes_customers_in_the_admin(client, manager, alice):
 def test_a_tellers_cap_lift_page_records_a_request_and_the_cap_stays(client, teller, manager):
     """A teller asks for the lift (ID checked, with a reason); nothing changes until a manager approves."""
     former = _former_minor(teller)
-    client.force_login(teller)
+    staff_login(client, teller)
     url = reverse("admin:accounts_customer_lift_minor_cap", args=[former.pk])
 
     unchecked = client.post(url, {"reason": "성년 확인"})
@@ -402,7 +402,7 @@ def test_a_tellers_cap_lift_page_records_a_request_and_the_cap_stays(client, tel
 
 def test_a_cap_lift_for_a_customer_not_yet_19_is_refused_when_requested(client, teller, minnie):
     """The request page shows the service's refusal for an 18-year-old; no request is recorded."""
-    client.force_login(teller)
+    staff_login(client, teller)
     url = reverse("admin:accounts_customer_lift_minor_cap", args=[minnie.pk])
 
     response = client.post(url, {"reason": "성년", "id_checked": "on"}, HTTP_ACCEPT_LANGUAGE="en")
@@ -418,7 +418,7 @@ def test_a_cap_lift_for_a_customer_not_yet_19_is_refused_when_requested(client, 
 def test_a_manager_cannot_approve_their_own_cap_lift_request(client, manager, teller):
     """A manager's own request: the approve page shows why and the cap stays."""
     former = _former_minor(teller)
-    client.force_login(manager)
+    staff_login(client, manager)
     client.post(
         reverse("admin:accounts_customer_lift_minor_cap", args=[former.pk]), {"reason": "성년", "id_checked": "on"}
     )
@@ -438,7 +438,7 @@ def test_a_manager_cannot_approve_their_own_cap_lift_request(client, manager, te
 
 def test_there_is_no_bulk_cap_lift_for_anyone(client, manager, minnie):
     """The old direct bulk action is gone: posting it changes nothing."""
-    client.force_login(manager)
+    staff_login(client, manager)
 
     page = client.get(reverse(CHANGELIST_URL))
     client.post(

@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from accounts.models import Journal, StaffRequest
 from bankportal.audit.models import AuditEvent
+from tests.conftest import staff_login
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +28,7 @@ def _approve_url(request: StaffRequest) -> str:
 
 
 def _request_reversal(client, teller, journal: Journal, reason: str = "금액 이중 입력") -> StaffRequest:  # type: ignore[no-untyped-def]
-    client.force_login(teller)
+    staff_login(client, teller)
     response = client.post(_reverse_url(journal), {"reason": reason})
     assert response.status_code == 302
     return StaffRequest.objects.get(kind=StaffRequest.Kind.JOURNAL_REVERSE, journal=journal, state="pending")
@@ -35,7 +36,7 @@ def _request_reversal(client, teller, journal: Journal, reason: str = "금액 �
 
 def test_a_tellers_reversal_page_records_a_request_and_reverses_nothing(client, teller, deposit_journal):
     """The teller's reverse page asks for a reason and records a request; no reversal is posted."""
-    client.force_login(teller)
+    staff_login(client, teller)
 
     page = client.get(reverse("admin:accounts_journal_change", args=[deposit_journal.pk]))
     response = client.post(_reverse_url(deposit_journal), {"reason": "금액 이중 입력"}, follow=True)
@@ -65,7 +66,7 @@ def test_a_teller_cannot_approve_or_reject_a_request(client, teller, deposit_jou
 def test_manager_approves_a_tellers_reversal_and_it_is_posted(client, teller, manager, deposit_journal, alice_account):
     """The approval posts the mirror entries (summing to zero), restores the balance and is audited."""
     request = _request_reversal(client, teller, deposit_journal)
-    client.force_login(manager)
+    staff_login(client, manager)
 
     queue = client.get(reverse("admin:accounts_staffrequest_changelist"))
     detail = client.get(reverse("admin:accounts_staffrequest_change", args=[request.pk]))
@@ -94,7 +95,7 @@ def test_manager_approves_a_tellers_reversal_and_it_is_posted(client, teller, ma
 
 def test_reversal_request_needs_a_reason(client, teller, deposit_journal):
     """An empty reason is a field error with the service's message, and nothing is recorded."""
-    client.force_login(teller)
+    staff_login(client, teller)
 
     response = client.post(_reverse_url(deposit_journal), {"reason": "  "}, HTTP_ACCEPT_LANGUAGE="en")
 
@@ -106,7 +107,7 @@ def test_reversal_request_needs_a_reason(client, teller, deposit_journal):
 
 def test_manager_rejects_with_a_note_and_nothing_is_posted(client, teller, manager, deposit_journal):
     request = _request_reversal(client, teller, deposit_journal)
-    client.force_login(manager)
+    staff_login(client, manager)
     url = reverse("admin:accounts_staffrequest_reject", args=[request.pk])
 
     no_note = client.post(url, {"note": ""})
@@ -128,7 +129,7 @@ def test_an_approval_refused_by_the_ledger_shows_why_and_leaves_the_request_wait
 
     request = _request_reversal(client, teller, deposit_journal)
     services.cash_withdrawal(account=alice_account, amount=1_000_000, password=ACCOUNT_PASSWORD, actor=teller)
-    client.force_login(manager)
+    staff_login(client, manager)
 
     response = client.post(_approve_url(request), {}, HTTP_ACCEPT_LANGUAGE="en")
 
@@ -142,9 +143,9 @@ def test_an_approval_refused_by_the_ledger_shows_why_and_leaves_the_request_wait
 def test_second_reversal_is_refused_with_the_service_message(client, teller, manager, deposit_journal):
     """Once reversed, a new reversal request is refused with the service's message; one reversal only."""
     request = _request_reversal(client, teller, deposit_journal)
-    client.force_login(manager)
+    staff_login(client, manager)
     client.post(_approve_url(request), {})
-    client.force_login(teller)
+    staff_login(client, teller)
 
     response = client.post(_reverse_url(deposit_journal), {"reason": "again"}, HTTP_ACCEPT_LANGUAGE="en")
 
@@ -156,9 +157,9 @@ def test_second_reversal_is_refused_with_the_service_message(client, teller, man
 def test_the_requester_cancels_their_own_request(client, teller, manager, deposit_journal):
     request = _request_reversal(client, teller, deposit_journal)
     cancel = reverse("admin:accounts_staffrequest_cancel", args=[request.pk])
-    client.force_login(manager)
+    staff_login(client, manager)
     refused = client.post(cancel, {}, HTTP_ACCEPT_LANGUAGE="en")
-    client.force_login(teller)
+    staff_login(client, teller)
 
     response = client.post(cancel, {})
 
@@ -170,7 +171,7 @@ def test_the_requester_cancels_their_own_request(client, teller, manager, deposi
 
 def test_journal_pages_are_read_only_and_show_entries(client, manager, deposit_journal, alice_account):
     """The journal page lists its entries; nobody can change or delete a journal."""
-    client.force_login(manager)
+    staff_login(client, manager)
     change_url = reverse("admin:accounts_journal_change", args=[deposit_journal.pk])
 
     page = client.get(change_url)
@@ -190,7 +191,7 @@ def test_journal_pages_are_read_only_and_show_entries(client, manager, deposit_j
 
 def test_journal_list_and_ledger_list_are_visible_to_a_teller(client, teller, deposit_journal, alice_account):
     """Tellers read the journal and ledger lists and can search them by account number."""
-    client.force_login(teller)
+    staff_login(client, teller)
 
     journals = client.get(reverse("admin:accounts_journal_changelist"), {"q": alice_account.number_display})
     entries = client.get(reverse("admin:accounts_ledgerentry_changelist"), {"q": alice_account.number})

@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from accounts.models import DepositProduct
 from bankportal.audit.models import AuditEvent
+from tests.conftest import staff_login
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +30,7 @@ def _payload(product: DepositProduct, **overrides: str) -> dict[str, str]:
 
 def test_manager_edits_a_product_and_the_change_is_audited(client, manager, demand_product):
     """A manager changes the rate; the code stays read-only; a product.change event names the fields."""
-    client.force_login(manager)
+    staff_login(client, manager)
     url = reverse("admin:accounts_depositproduct_change", args=[demand_product.pk])
 
     response = client.post(url, _payload(demand_product, code="77"))
@@ -45,7 +46,7 @@ def test_manager_edits_a_product_and_the_change_is_audited(client, manager, dema
 
 def test_teller_reads_but_cannot_edit_products(client, teller, demand_product):
     """A teller sees the product but a POST to its page is 403 and nothing changes."""
-    client.force_login(teller)
+    staff_login(client, teller)
     url = reverse("admin:accounts_depositproduct_change", args=[demand_product.pk])
 
     assert client.get(url).status_code == 200
@@ -56,7 +57,7 @@ def test_teller_reads_but_cannot_edit_products(client, teller, demand_product):
 
 def test_products_are_never_deleted(client, manager, demand_product):
     """Products are taken off sale, not deleted."""
-    client.force_login(manager)
+    staff_login(client, manager)
 
     response = client.post(reverse("admin:accounts_depositproduct_delete", args=[demand_product.pk]), {"post": "yes"})
 

@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 
 from bankportal.masking import contains_rrn, mask_rrns
+from tests.conftest import staff_login
 
 RRN = "900101-1234567"
 
@@ -43,7 +44,7 @@ def test_other_changelists_redirect_a_resident_number_search_to_the_masked_term(
     """A teller searching accounts, journals, entries, products, notices or FAQ by an RRN is
     redirected to the masked term; nothing echoes it. (Every searchable admin, as a superuser:
     test_admin_search_never_echoes_rrn.py.)"""
-    client.force_login(teller)
+    staff_login(client, teller)
 
     response = client.get(reverse(f"admin:{changelist}_changelist"), {"q": RRN}, follow=True)
 

@@ -10,6 +10,8 @@ from django.apps import apps as django_apps
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
+from tests.conftest import staff_login
+
 pytestmark = pytest.mark.django_db
 
 MANAGER_ONLY_LISTS = ["audit_auditevent", "notifications_notification", "notifications_outboxmessage"]
@@ -23,7 +25,7 @@ def _codes(group_name: str) -> set[str]:
 @pytest.mark.parametrize("changelist", MANAGER_ONLY_LISTS)
 def test_a_teller_is_refused_the_audit_trail_and_the_outbox(client, teller, changelist):
     """A teller gets 403 on the audit and outbox lists."""
-    client.force_login(teller)
+    staff_login(client, teller)
 
     assert client.get(reverse(f"admin:{changelist}_changelist")).status_code == 403
 
@@ -31,7 +33,7 @@ def test_a_teller_is_refused_the_audit_trail_and_the_outbox(client, teller, chan
 @pytest.mark.parametrize("changelist", MANAGER_ONLY_LISTS)
 def test_a_branch_manager_reads_the_audit_trail_and_the_outbox(client, manager, changelist):
     """A branch manager opens the same lists."""
-    client.force_login(manager)
+    staff_login(client, manager)
 
     assert client.get(reverse(f"admin:{changelist}_changelist")).status_code == 200
 

@@ -108,10 +108,19 @@ def test_an_edited_unsealed_row_is_reported():
 
 
 def test_sign_in_sign_out_and_failed_sign_in_are_audited(client, teller):
-    from tests.conftest import STAFF_PASSWORD
+    from tests.conftest import STAFF_PASSWORD, staff_totp_code
 
-    client.post("/admin/login/", {"username": "teller", "password": "wrong-password"}, REMOTE_ADDR="198.51.100.7")
-    client.post("/admin/login/", {"username": "teller", "password": STAFF_PASSWORD}, REMOTE_ADDR="198.51.100.7")
+    code = staff_totp_code(teller)  # the admin also asks for the authenticator code
+    client.post(
+        "/admin/login/",
+        {"username": "teller", "password": "wrong-password", "otp_token": code},
+        REMOTE_ADDR="198.51.100.7",
+    )
+    client.post(
+        "/admin/login/",
+        {"username": "teller", "password": STAFF_PASSWORD, "otp_token": code},
+        REMOTE_ADDR="198.51.100.7",
+    )
     client.post("/admin/logout/")
     events = list(
         AuditEvent.objects.filter(action__startswith="auth.")

@@ -10,6 +10,7 @@ from django.urls import reverse
 from accounts.models import User
 from bankportal.notifications.admin import mask_digits
 from bankportal.notifications.models import Notification, OutboxMessage
+from tests.conftest import staff_login
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +52,7 @@ def test_mask_digits_hides_every_digit():
 @pytest.mark.parametrize("page", ["changelist", "change"])
 def test_staff_without_the_view_permission_cannot_open_notifications(client, teller, notification, page):
     """A teller (no notifications.view_notification) is refused the list and the record."""
-    client.force_login(teller)
+    staff_login(client, teller)
     args = [notification.pk] if page == "change" else []
     assert client.get(reverse(f"admin:notifications_notification_{page}", args=args)).status_code == 403
 
@@ -63,7 +64,7 @@ def test_without_the_body_permission_every_digit_of_a_message_is_masked(
     client, notification, inbox_message, model, view_perm
 ):
     """Allowed to view but not to read bodies: the list and the record show ****** for the code."""
-    client.force_login(_staff("reviewer", view_perm))
+    staff_login(client, _staff("reviewer", view_perm))
     obj = notification if model == "notification" else inbox_message
     for url in (
         reverse(f"admin:notifications_{model}_changelist"),
@@ -80,7 +81,7 @@ def test_without_the_body_permission_every_digit_of_a_message_is_masked(
 )
 def test_with_the_body_permission_the_code_is_shown(client, notification, inbox_message, model, view_perm):
     """notifications.view_notification_body shows the message as sent (e.g. to follow up a failure)."""
-    client.force_login(_staff("operator", view_perm, "view_notification_body"))
+    staff_login(client, _staff("operator", view_perm, "view_notification_body"))
     obj = notification if model == "notification" else inbox_message
     response = client.get(reverse(f"admin:notifications_{model}_change", args=[obj.pk]))
     assert CODE in response.content.decode()
@@ -89,7 +90,7 @@ def test_with_the_body_permission_the_code_is_shown(client, notification, inbox_
 def test_the_notification_admin_is_read_only(client, notification):
     """Nobody adds, changes or deletes notifications through the admin, even a superuser."""
     admin_user = User.objects.create_superuser(username="root", password="Staff-pass-2026!")
-    client.force_login(admin_user)
+    staff_login(client, admin_user)
     assert client.get(reverse("admin:notifications_notification_add")).status_code == 403
     response = client.post(
         reverse("admin:notifications_notification_change", args=[notification.pk]), {"state": "pending"}
@@ -103,7 +104,7 @@ def test_the_notification_admin_is_read_only(client, notification):
 @pytest.mark.parametrize("model", ["notification", "outboxmessage"])
 def test_a_resident_number_search_is_redirected_to_the_masked_term(client, notification, model):
     """A typed RRN never comes back in the page, its links or its search box."""
-    client.force_login(_staff("reviewer", "view_notification", "view_outboxmessage"))
+    staff_login(client, _staff("reviewer", "view_notification", "view_outboxmessage"))
     response = client.get(reverse(f"admin:notifications_{model}_changelist"), {"q": RRN}, follow=True)
     assert response.redirect_chain
     assert response.context["cl"].query == "900101-1******"

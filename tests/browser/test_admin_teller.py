@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from accounts import services
-from accounts.models import Account, Journal, StaffRequest
+from accounts.models import Account, Journal, StaffRequest, User
 from bankportal.audit.models import AuditEvent
-from tests.conftest import ACCOUNT_PASSWORD, STAFF_PASSWORD
+from tests.conftest import ACCOUNT_PASSWORD, STAFF_PASSWORD, staff_totp_code
 
 # The live server needs committed data; tests/conftest.py puts the data-migration rows back.
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -20,12 +22,43 @@ def _problems(page) -> list[str]:  # type: ignore[no-untyped-def]
     return problems
 
 
-def _login(page, username: str) -> None:  # type: ignore[no-untyped-def]
-    page.goto("/admin/")
+def _fill_sign_in(page, username: str, code: str) -> None:  # type: ignore[no-untyped-def]
     page.get_by_label("사용자 이름").fill(username)
     page.get_by_label("비밀번호").fill(STAFF_PASSWORD)
+    # The authenticator code field (its Korean label comes with the lead's `make messages`).
+    page.locator("#id_otp_token").fill(code)
     page.get_by_role("button", name="로그인").click()
+
+
+def _login(page, username: str) -> None:  # type: ignore[no-untyped-def]
+    """Sign in as the staff member does: password, and the code their authenticator app shows now
+    (computed from their TOTP device's key)."""
+    page.goto("/admin/")
+    _fill_sign_in(page, username, staff_totp_code(User.objects.get(username=username)))
     page.wait_for_url("**/admin/")
+
+
+def test_the_admin_sign_in_needs_the_authenticator_code(page, teller):
+    """In Korean: the right password with a wrong code stays on the sign-in page with an error; the current
+    code from the authenticator opens the admin."""
+    problems = _problems(page)
+    now = time.time()
+    valid = {staff_totp_code(teller, at=now + offset) for offset in (-30, 0, 30, 60)}
+    wrong = next(code for code in ("000000", "111111", "222222", "333333", "444444") if code not in valid)
+    page.goto("/admin/")
+    assert page.locator("html").get_attribute("lang") == "ko"
+    _fill_sign_in(page, "teller", wrong)
+    page.wait_for_load_state()
+    assert "/admin/login/" in page.url
+    assert page.locator("p.errornote").first.is_visible()
+    assert page.locator("#id_otp_token").is_visible()
+    assert not AuditEvent.objects.filter(action="auth.login").exists()
+
+    page.wait_for_timeout(1_100)  # django-otp's back-off: after a wrong code the device accepts none for 1 s
+    _login(page, "teller")
+    assert page.get_by_role("heading", name="영업점 업무").is_visible()
+    assert AuditEvent.objects.filter(action="auth.login", actor=teller, channel="admin").exists()
+    assert problems == []
 
 
 def test_teller_finds_customer_by_rrn_and_takes_a_cash_deposit(page, teller, alice, alice_account):

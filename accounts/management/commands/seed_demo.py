@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import services
 from accounts.idnumbers import brn_check_digit, format_brn
+from accounts.management.staff_enrolment import write_enrolment
 from accounts.models import Customer, DepositProduct, User
 from accounts.services.ledger import internal_balances_roll_up
+from accounts.services.staff import staff_otp_enrol
 from bankportal.actors import system_actor
 from bankportal.audit.services import audit_seal
 from bankportal.content.models import FaqEntry, Notice
@@ -22,6 +26,15 @@ from bankportal.timeutil import kst_today
 # Published demo credentials: seed_demo refuses to run with DEBUG off (see handle()).
 DEMO_PASSWORD = "Demo-pass-2026!"  # noqa: S105
 DEMO_ACCOUNT_PASSWORD = "4825"  # noqa: S105
+DEMO_STAFF = ("teller01", "manager01")
+STAFF_OTP_ACTOR = system_actor("command:seed_demo", ["otp_totp.add_totpdevice", "otp_totp.delete_totpdevice"])
+
+
+def demo_totp_key(username: str) -> str:
+    """The demo staff member's authenticator key: the same on every machine and every fresh database, so
+    an authenticator app that scanned it once keeps working. Published like DEMO_PASSWORD."""
+    return hashlib.sha256(f"bankportal-demo-staff-authenticator-{username}".encode()).hexdigest()[:40]
+
 
 PRODUCTS = [
     {
@@ -185,6 +198,23 @@ class Command(BaseCommand):
         for role, username, where, note in rows:
             self.stdout.write(f"  {role:<32} {username:<12} {where:<8} {note}")
         self.stdout.write(f"  Account password for every demo deposit account: {DEMO_ACCOUNT_PASSWORD}")
+        self._print_authenticators()
+
+    def _print_authenticators(self) -> None:
+        self.stdout.write("")
+        self.stdout.write(
+            self.style.SUCCESS("Staff admin (/admin/) sign-in also asks for the 6-digit code of an authenticator app.")
+        )
+        self.stdout.write(
+            "Scan a QR code below (or type its secret) into any authenticator app, or print the current code with:"
+        )
+        self.stdout.write(f"  DEBUG=1 .venv/bin/python manage.py staff_otp_code {DEMO_STAFF[0]}")
+        for username in DEMO_STAFF:
+            device = TOTPDevice.objects.filter(user__username=username, confirmed=True).order_by("-pk").first()
+            if device is None:  # the seeding above enrols every demo staff member
+                continue
+            self.stdout.write(f"{username}:")
+            write_enrolment(self.stdout, device)
 
     @transaction.atomic
     def _seed(self) -> list[tuple[str, str, str, str]]:
@@ -252,6 +282,11 @@ class Command(BaseCommand):
             user.set_password(DEMO_PASSWORD)
             user.save(update_fields=["password"])
         user.groups.add(Group.objects.get(name=group))
+        # Only when missing: re-running must never change a key an authenticator app already holds.
+        if not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+            staff_otp_enrol(
+                user=user, actor=STAFF_OTP_ACTOR, reason="demo persona (seed_demo)", key=demo_totp_key(username)
+            )
         return user
 
     def _customer(self, username: str, teller: User, **fields: str) -> Customer:
