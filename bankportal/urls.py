@@ -1,14 +1,9 @@
 from django.contrib import admin
 from django.templatetags.static import static
 from django.urls import include, path
-from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 
 from bankportal import views
-
-admin.site.site_header = _("Branch administration")
-admin.site.site_title = _("Branch administration")
-admin.site.index_title = _("Branch work")
 
 
 class FaviconRedirect(RedirectView):
@@ -24,7 +19,9 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("favicon.ico", FaviconRedirect.as_view()),
     path("i18n/", include("django.conf.urls.i18n")),
+    # The OTP-protected staff admin (bankportal.admin_site.BankAdminSite, the default site).
     path("admin/", admin.site.urls),
     path("", include("bankportal.content.urls")),
     path("", include("accounts.urls")),
+    path("security/", include("otp.urls")),
 ]

@@ -11,7 +11,8 @@ ROOT = Path(__file__).resolve().parent.parent
 APPS = ("accounts", "certcenter", "otp")
 PURE = ["accounts/idnumbers.py", "accounts/ages.py", "accounts/accountnumbers.py", "accounts/phones.py",
         "accounts/pins.py", "accounts/limits.py", "bankportal/crypto.py", "bankportal/audit/chain.py",
-        "bankportal/notifications/backoff.py"]  # fmt: skip
+        "bankportal/notifications/backoff.py", "otp/securitycard.py", "otp/totp.py",
+        "otp/additionalauth.py"]  # fmt: skip
 
 
 def _imports(path: Path) -> set[str]:
