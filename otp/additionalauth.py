@@ -19,6 +19,8 @@ MAX_TRIES = 5
 # At most this many codes per customer and purpose in SEND_WINDOW: an SMS/ARS pumping brake.
 MAX_SENDS = 5
 SEND_WINDOW = dt.timedelta(hours=1)
+# A verified code allows one action (a digital OTP enrollment, say) for this long after it was verified.
+VERIFIED_USABLE_FOR = dt.timedelta(minutes=10)
 
 
 def new_code() -> str:
@@ -51,3 +53,20 @@ def is_expired(expiry: dt.datetime, now: dt.datetime) -> bool:
 
 def tries_exhausted(attempts: int) -> bool:
     return attempts >= MAX_TRIES
+
+
+def verification_usable(verified_at: dt.datetime, now: dt.datetime) -> bool:
+    """A verification allows its action up to and including ``VERIFIED_USABLE_FOR`` after it; not
+    before it was made (a clock moved back) and not one microsecond later."""
+    return verified_at <= now <= verified_at + VERIFIED_USABLE_FOR
+
+
+def mask_phone(phone: str) -> str:
+    """A mobile number as pages show where a code went: 01012345678 → 010-****-5678.
+
+    The middle digits are hidden; anything but 10 or 11 digits shows only its last four.
+    """
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    if len(digits) in (10, 11):
+        return f"{digits[:3]}-{'*' * (len(digits) - 7)}-{digits[-4:]}"
+    return f"***-{digits[-4:]}" if len(digits) >= 4 else "***"

@@ -16,6 +16,8 @@ from django.utils.translation import gettext_lazy as _
 
 ERR_CODE_SHAPE = _("Enter the 6-digit number shown now, digits only.")
 ERR_SERIAL_SHAPE = _("Enter the serial number printed on the back of the OTP: 6 to 20 letters and digits.")
+ERR_PHONE_CODE_SHAPE = _("Enter the 6-digit code from the text message or call, digits only.")
+ERR_CHANNEL = _("Choose a text message (SMS) or an ARS call.")
 ERR_CONFIRM_REQUIRED = _("Tick the box to confirm that you want to report your OTP lost.")
 
 _SEPARATORS = re.compile(r"[\s-]")
@@ -28,12 +30,12 @@ class _CompactField(forms.CharField):
         return _SEPARATORS.sub("", super().to_python(value) or "").upper()
 
 
-def _code_field(label: Any) -> _CompactField:
+def _code_field(label: Any, message: Any = ERR_CODE_SHAPE) -> _CompactField:
     return _CompactField(
         label=label,
         max_length=12,  # room for "123 456" typed with separators; the validator wants 6 digits
-        validators=[RegexValidator(r"^[0-9]{6}$", message=ERR_CODE_SHAPE, code="otp_code_shape")],
-        error_messages={"required": ERR_CODE_SHAPE},
+        validators=[RegexValidator(r"^[0-9]{6}$", message=message, code="otp_code_shape")],
+        error_messages={"required": message},
         widget=forms.TextInput(
             attrs={"inputmode": "numeric", "autocomplete": "one-time-code", "spellcheck": "false", "size": "8"}
         ),
@@ -44,6 +46,21 @@ class DigitalOtpConfirmForm(forms.Form):
     """One code from the authenticator app confirms a digital OTP enrollment."""
 
     code = _code_field(_("Number shown in the app"))
+
+
+class PhoneCheckSendForm(forms.Form):
+    """Send a phone-check code (추가인증) by text message or, where the bank offers it, an ARS call."""
+
+    channel = forms.ChoiceField(
+        choices=[("sms", "sms"), ("ars", "ars")],
+        error_messages={"required": ERR_CHANNEL, "invalid_choice": ERR_CHANNEL},
+    )
+
+
+class PhoneCheckCodeForm(forms.Form):
+    """The 6-digit code sent to the registered phone."""
+
+    phone_code = _code_field(_("Code sent to your phone"), message=ERR_PHONE_CODE_SHAPE)
 
 
 class OtpRegisterForm(forms.Form):

@@ -285,6 +285,7 @@ class AdditionalAuthChallenge(models.Model):
         CERTIFICATE_REISSUE = "certificate_reissue", _("Certificate reissue")
         OTHER_BANK_CERTIFICATE = "other_bank_certificate", _("Registering another bank's certificate")
         FINANCIAL_CERTIFICATE_ISSUE = "financial_certificate_issue", _("Financial certificate issue")
+        DIGITAL_OTP_ENROLL = "digital_otp_enroll", _("Digital OTP enrollment")
 
     class Channel(models.TextChoices):
         SMS = "sms", _("Text message (SMS)")
@@ -296,6 +297,7 @@ class AdditionalAuthChallenge(models.Model):
         FAILED = "failed", _("Too many wrong codes")
         EXPIRED = "expired", _("Expired")
         SUPERSEDED = "superseded", _("Replaced by a newer code")
+        USED = "used", _("Verified and used")
 
     customer = models.ForeignKey(
         "accounts.Customer", verbose_name=_("customer"), on_delete=models.PROTECT, related_name="+"
@@ -309,6 +311,8 @@ class AdditionalAuthChallenge(models.Model):
     created_at = models.DateTimeField(_("sent at"), db_index=True)
     expires_at = models.DateTimeField(_("expires at"))
     verified_at = models.DateTimeField(_("verified at"), null=True, blank=True)
+    # When the verification was spent on the action it allowed (state USED); it allows only one.
+    used_at = models.DateTimeField(_("used at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("additional authentication")
@@ -319,6 +323,10 @@ class AdditionalAuthChallenge(models.Model):
             models.CheckConstraint(
                 condition=~models.Q(state="verified") | models.Q(verified_at__isnull=False),
                 name="additional_auth_verified_has_time",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(state="used") | models.Q(verified_at__isnull=False, used_at__isnull=False),
+                name="additional_auth_used_has_times",
             ),
         ]
 

@@ -8,12 +8,15 @@ from typing import Any
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from otp.models import OtpRegistration, OtpToken, SecurityCard
+from otp.additionalauth import verification_usable
+from otp.models import AdditionalAuthChallenge, OtpRegistration, OtpToken, SecurityCard
 from otp.qr import qr_data_uri, qr_svg, qr_terminal
 from otp.totp import mask_serial
 
 __all__ = [
+    "PhoneCheck",
     "SecurityMedium",
+    "customer_phone_check",
     "customer_active_otp",
     "customer_has_active_otp",
     "customer_otp_accident_reported",
@@ -133,3 +136,35 @@ def customer_has_locked_otp(customer_id: int) -> bool:
     return OtpRegistration.objects.filter(
         customer_id=customer_id, status=OtpRegistration.Status.ACTIVE, token__status=OtpToken.Status.LOCKED
     ).exists()
+
+
+@dataclass(frozen=True)
+class PhoneCheck:
+    """Where a customer is in a phone check (추가인증) for one purpose: a code waiting, or a
+    verification still usable (``otp.additionalauth.verification_usable``). For display only."""
+
+    code_sent: bool
+    verified: bool
+    channel: str = ""
+
+
+def customer_phone_check(customer_id: int, purpose: str, *, now: Any) -> PhoneCheck:
+    State = AdditionalAuthChallenge.State
+    latest = (
+        AdditionalAuthChallenge.objects.filter(customer_id=customer_id, purpose=purpose)
+        .filter(state__in=[State.PENDING, State.VERIFIED])
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    verified = (
+        AdditionalAuthChallenge.objects.filter(customer_id=customer_id, purpose=purpose, state=State.VERIFIED)
+        .order_by("-verified_at", "-pk")
+        .first()
+    )
+    return PhoneCheck(
+        code_sent=latest is not None and latest.state == State.PENDING,
+        verified=verified is not None
+        and verified.verified_at is not None
+        and verification_usable(verified.verified_at, now),
+        channel=latest.channel if latest is not None else "",
+    )

@@ -17,24 +17,42 @@ from urllib.parse import parse_qs, urlsplit
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from accounts.limits import Tier, maximum_limit
 from accounts.models import Customer, User
+from bankportal.notifications.backends import ars_available
 from bankportal.session_levels import has_certificate_session
-from otp.forms import AccidentReportForm, DigitalOtpConfirmForm, OtpRegisterForm
-from otp.models import OtpRegistration, OtpToken
-from otp.selectors import customer_otp_accident_reported, customer_security_media, qr_data_uri
+from otp.additionalauth import mask_phone
+from otp.forms import (
+    AccidentReportForm,
+    DigitalOtpConfirmForm,
+    OtpRegisterForm,
+    PhoneCheckCodeForm,
+    PhoneCheckSendForm,
+)
+from otp.models import AdditionalAuthChallenge, OtpRegistration, OtpToken
+from otp.selectors import (
+    customer_otp_accident_reported,
+    customer_phone_check,
+    customer_security_media,
+    qr_data_uri,
+)
 from otp.services import (
     ANTI_PHISHING_NOTICE,
     OTP_RESULT_MESSAGES,
     OtpOutcome,
     OtpRefused,
     OtpResult,
+    additional_auth_start,
+    additional_auth_verify,
     digital_otp_enroll_confirm,
     digital_otp_enroll_start,
     otp_accident_report,
@@ -57,6 +75,10 @@ MSG_ACCIDENT_REPORTED = _(
 ERR_NO_PENDING_ENROLLMENT = _("No digital OTP enrollment is waiting for a number. Start again to get a new QR code.")
 ERR_ENROLLMENT_LOCKED = _("Too many wrong numbers for this enrollment. Start again to get a new QR code.")
 ERR_TRIES_LEFT = _("%(left)s more wrong numbers in a row lock the OTP.")
+MSG_PHONE_CODE_SENT_SMS = _("We sent a 6-digit code by text message to %(phone)s. It is valid for 3 minutes.")
+MSG_PHONE_CODE_SENT_ARS = _("We are calling %(phone)s to read out a 6-digit code. It is valid for 3 minutes.")
+MSG_PHONE_VERIFIED = _("Your phone is verified. Start the registration within 10 minutes.")
+ERR_PHONE_TRIES_LEFT = ngettext_lazy("%(left)s try left.", "%(left)s tries left.", "left")
 
 TIER_LABELS = {
     Tier.SAFE: _("Safe (OTP)"),
@@ -153,11 +175,41 @@ def _digital_refusal(outcome: OtpOutcome) -> Any:
     return outcome.message
 
 
+PHONE_CHECK_PURPOSE = AdditionalAuthChallenge.Purpose.DIGITAL_OTP_ENROLL
+
+
+def _digital_page(
+    request: HttpRequest,
+    customer: Customer,
+    *,
+    form: DigitalOtpConfirmForm | None = None,
+    phone_form: PhoneCheckCodeForm | None = None,
+    send_error: Any = None,
+    start_error: Any = None,
+) -> HttpResponse:
+    """The digital OTP page at whatever step the customer is: verify the phone, start, confirm."""
+    phone_check = customer_phone_check(customer.pk, PHONE_CHECK_PURPOSE, now=timezone.now())
+    return render(
+        request,
+        "otp/security/digital_otp.html",
+        {
+            "form": form or DigitalOtpConfirmForm(),
+            "phone_form": phone_form or PhoneCheckCodeForm(),
+            "phone_check": phone_check,
+            "phone_masked": mask_phone(customer.phone),
+            "ars_available": ars_available(),
+            "send_error": send_error,
+            "start_error": start_error,
+            "pending": _pending_enrollment(customer),
+        },
+    )
+
+
 @customer_required
 @require_http_methods(["GET", "POST"])
 def digital_otp(request: HttpRequest, customer: Customer) -> HttpResponse:
-    """GET: explain and offer the start button (and the code field if an enrollment is waiting).
-    POST: confirm the waiting enrollment with one code from the app."""
+    """GET: explain, and offer the phone check, then the start button (and the code field if an
+    enrollment is waiting). POST: confirm the waiting enrollment with one code from the app."""
     form = DigitalOtpConfirmForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         outcome = digital_otp_enroll_confirm(customer=customer, code=form.cleaned_data["code"], actor=_user(request))
@@ -166,14 +218,58 @@ def digital_otp(request: HttpRequest, customer: Customer) -> HttpResponse:
             return redirect("security:centre")
         field = "code" if outcome.result in (OtpResult.WRONG, OtpResult.REPLAYED) else None
         form.add_error(field, _digital_refusal(outcome))
-    return render(request, "otp/security/digital_otp.html", {"form": form, "pending": _pending_enrollment(customer)})
+    return _digital_page(request, customer, form=form)
+
+
+@customer_required
+@require_POST
+def digital_otp_phone_send(request: HttpRequest, customer: Customer) -> HttpResponse:
+    """Send the phone-check code (추가인증) to the registered phone, by SMS or an ARS call."""
+    form = PhoneCheckSendForm(request.POST)
+    if not form.is_valid():
+        return _digital_page(request, customer, send_error=form.errors["channel"][0])
+    channel = form.cleaned_data["channel"]
+    try:
+        additional_auth_start(customer=customer, purpose=PHONE_CHECK_PURPOSE, channel=channel, actor=_user(request))
+    except ValidationError as refusal:
+        return _digital_page(request, customer, send_error=refusal.messages[0])
+    sent = MSG_PHONE_CODE_SENT_ARS if channel == AdditionalAuthChallenge.Channel.ARS else MSG_PHONE_CODE_SENT_SMS
+    messages.success(request, sent % {"phone": mask_phone(customer.phone)})
+    return redirect("security:digital_otp")
+
+
+@customer_required
+@require_POST
+def digital_otp_phone_verify(request: HttpRequest, customer: Customer) -> HttpResponse:
+    """Check the phone-check code; a right one lets the customer start within 10 minutes."""
+    phone_form = PhoneCheckCodeForm(request.POST)
+    if phone_form.is_valid():
+        result = additional_auth_verify(
+            customer=customer,
+            purpose=PHONE_CHECK_PURPOSE,
+            answer=phone_form.cleaned_data["phone_code"],
+            actor=_user(request),
+        )
+        if result.ok:
+            messages.success(request, MSG_PHONE_VERIFIED)
+            return redirect("security:digital_otp")
+        message: Any = result.message
+        if result.tries_left:
+            message = f"{result.message} {ERR_PHONE_TRIES_LEFT % {'left': result.tries_left}}"
+        phone_form.add_error("phone_code", message)
+    return _digital_page(request, customer, phone_form=phone_form)
 
 
 @customer_required
 @require_POST
 def digital_otp_start(request: HttpRequest, customer: Customer) -> HttpResponse:
-    """Start (or restart) an enrollment and show its QR code and secret, once, in this response."""
-    enrollment = digital_otp_enroll_start(customer=customer, actor=_user(request))
+    """Start (or restart) an enrollment and show its QR code and secret, once, in this response.
+
+    Spends the customer's phone check; without one the page says to verify the phone first."""
+    try:
+        enrollment = digital_otp_enroll_start(customer=customer, actor=_user(request))
+    except ValidationError as refusal:
+        return _digital_page(request, customer, start_error=refusal.messages[0])
     return render(
         request,
         "otp/security/digital_otp_scan.html",

@@ -7,6 +7,7 @@ imports it, so they exist whenever Django is set up).
 from otp.services.additional_auth import (
     AdditionalAuthResult,
     additional_auth_start,
+    additional_auth_use,
     additional_auth_verify,
 )
 from otp.services.cards import (
@@ -82,6 +83,7 @@ __all__ = [
     "require_certificate_session",
     "AdditionalAuthResult",
     "additional_auth_start",
+    "additional_auth_use",
     "additional_auth_verify",
     "Medium",
     "MediumChallenge",

@@ -196,3 +196,40 @@ def additional_auth_verify(
         if exhausted:
             return AdditionalAuthResult(ok=False, refusal=Refusal.TOO_MANY_TRIES)
         return AdditionalAuthResult(ok=False, refusal=Refusal.WRONG, tries_left=rules.MAX_TRIES - challenge.attempts)
+
+
+def additional_auth_use(
+    *, customer: Customer, purpose: str, actor: Actor, now: dt.datetime | None = None
+) -> AdditionalAuthChallenge | None:
+    """Spend the customer's latest verification for ``purpose`` on the action it allows, once.
+
+    Usable when verified within ``rules.VERIFIED_USABLE_FOR`` and not used yet; it is then marked
+    USED (audited) and returned. Returns ``None`` when there is none to use. Call it inside the
+    transaction of the action, so a refused action leaves the verification unspent. Raises
+    ``PermissionDenied`` for an actor who may not act for this customer.
+    """
+    _require_may_act_for(actor, customer)
+    now = now or timezone.now()
+    with transaction.atomic():
+        # Lock the verification: two requests at once must not both spend it.
+        challenge = (
+            AdditionalAuthChallenge.objects.select_for_update()
+            .filter(customer=customer, purpose=purpose, state=AdditionalAuthChallenge.State.VERIFIED)
+            .order_by("-verified_at", "-pk")
+            .first()
+        )
+        if challenge is None or challenge.verified_at is None:
+            return None
+        if not rules.verification_usable(challenge.verified_at, now):
+            return None
+        challenge.state = AdditionalAuthChallenge.State.USED
+        challenge.used_at = now
+        challenge.save(update_fields=["state", "used_at"])
+        audit_record(
+            action="additional_auth.used",
+            actor=actor,
+            customer_id=customer.pk,
+            obj=challenge,
+            details={"purpose": purpose},
+        )
+        return challenge

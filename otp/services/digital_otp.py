@@ -5,6 +5,12 @@ registration, and returns the otpauth URI for one QR code (``otp.qr``); the secr
 encrypted and the URI is never kept. One correct code confirms: the digital OTP becomes the
 customer's active OTP (it counts as OTP for the security tier) and a previous one is retired.
 Code checks share ``otp.services.tokens``'s rules (drift, replay guard, the token's error counter).
+
+Online, start first spends a phone check (추가인증 to the registered phone, purpose
+``DIGITAL_OTP_ENROLL``, verified within the last 10 minutes): a stolen web password alone must not
+raise a customer to the safe tier. Staff at a branch check ID in person instead. An accident-reported
+OTP does not stop it: a digital OTP is the usual replacement for a lost one, and the phone check is
+the protection.
 """
 
 from __future__ import annotations
@@ -14,15 +20,18 @@ import secrets
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Customer
-from accounts.services._common import Actor, user_or_none
+from accounts.services._common import Actor, is_staff_actor, user_or_none
+from bankportal.actors import SystemActor
 from bankportal.audit.services import audit_record
 from otp import totp
-from otp.models import OtpRegistration, OtpToken
+from otp.models import AdditionalAuthChallenge, OtpRegistration, OtpToken
+from otp.services.additional_auth import additional_auth_use
 from otp.services.tokens import (
     REGISTER_PERMISSION,
     OtpOutcome,
@@ -40,6 +49,11 @@ from otp.services.tokens import (
 )
 
 DIGITAL_VENDOR = "app"
+PHONE_CHECK_PURPOSE = AdditionalAuthChallenge.Purpose.DIGITAL_OTP_ENROLL
+ERR_PHONE_CHECK_REQUIRED = _(
+    "Verify your mobile phone first: enter the code we send to your registered number, then start "
+    "the registration within 10 minutes."
+)
 
 
 @dataclass(frozen=True)
@@ -66,16 +80,27 @@ def _new_digital_serial() -> str:
 
 
 @transaction.atomic
-def digital_otp_enroll_start(*, customer: Customer, actor: Actor) -> DigitalOtpEnrollment:
+def digital_otp_enroll_start(
+    *, customer: Customer, actor: Actor, now: dt.datetime | None = None
+) -> DigitalOtpEnrollment:
     """Start a digital OTP: a new secret, a pending token and registration, and the otpauth URI.
 
-    The URI (issuer = the bank's name, account = the customer's masked name) is for one QR code
-    and is never stored or shown again; a previous unfinished enrollment is dropped. Raises
-    ``PermissionDenied`` for anyone but the customer, or staff with ``otp.add_otpregistration``.
+    The customer must first pass a phone check for ``PHONE_CHECK_PURPOSE``, verified within the last
+    10 minutes; starting spends it (one check, one start). Staff and jobs holding
+    ``otp.add_otpregistration`` need none. The URI (issuer = the bank's name, account = the
+    customer's masked name) is for one QR code and is never stored or shown again; a previous
+    unfinished enrollment is dropped. Raises ``ValidationError`` (code ``phone_check_required``)
+    without a usable phone check; ``PermissionDenied`` for anyone but the customer, or staff with
+    ``otp.add_otpregistration``.
     """
     _require_customer_or(actor, customer.pk, REGISTER_PERMISSION)
-    now = timezone.now()
+    now = now or timezone.now()
     _lock_customer(customer)
+    phone_check = None
+    if not (is_staff_actor(actor) or isinstance(actor, SystemActor)):  # they hold the permission (checked above)
+        phone_check = additional_auth_use(customer=customer, purpose=PHONE_CHECK_PURPOSE, actor=actor, now=now)
+        if phone_check is None:  # nothing was written, so there is nothing to audit (it would roll back)
+            raise ValidationError(ERR_PHONE_CHECK_REQUIRED, code="phone_check_required")
     for pending in (
         OtpRegistration.objects.select_for_update()
         .filter(customer=customer, status=OtpRegistration.Status.PENDING)
@@ -110,7 +135,7 @@ def digital_otp_enroll_start(*, customer: Customer, actor: Actor) -> DigitalOtpE
         actor=actor,
         customer_id=customer.pk,
         obj=registration,
-        details={"serial": token.serial_masked},
+        details={"serial": token.serial_masked, "phone_check": phone_check.pk if phone_check else None},
     )
     uri = totp.provisioning_uri(
         seed, account=totp.mask_name(customer.name), issuer=settings.BANK_NAME_KO, step_seconds=token.step_seconds

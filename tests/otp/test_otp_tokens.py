@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 import pyotp
 import pytest
@@ -17,12 +18,15 @@ from accounts import services as account_services
 from accounts.models import StaffRequest, User
 from bankportal.actors import system_actor
 from bankportal.audit.models import AuditEvent
-from otp import totp
-from otp.models import OtpRegistration, OtpToken
+from bankportal.notifications.models import Notification
+from otp import additionalauth, totp
+from otp.models import AdditionalAuthChallenge, OtpRegistration, OtpToken
 from otp.selectors import customer_has_active_otp, customer_security_media
 from otp.services import (
     OtpRefused,
     OtpResult,
+    additional_auth_start,
+    additional_auth_verify,
     digital_otp_enroll_confirm,
     digital_otp_enroll_start,
     otp_accident_report,
@@ -34,6 +38,7 @@ from otp.services import (
     otp_verify,
     require_certificate_session,
 )
+from otp.services.digital_otp import ERR_PHONE_CHECK_REQUIRED
 from otp.services.tokens import ERR_ACCIDENT_REPORTED, CertificateSessionRequired
 
 pytestmark = pytest.mark.django_db
@@ -464,11 +469,27 @@ def test_an_unlock_request_needs_a_locked_otp(alice, teller, registered) -> None
 
 # --- Digital OTP ----------------------------------------------------------------------------------
 
+PHONE_CHECK = AdditionalAuthChallenge.Purpose.DIGITAL_OTP_ENROLL
+
+
+def phone_check(customer, user, now: dt.datetime = T0) -> None:  # type: ignore[no-untyped-def]
+    """The customer proves the registered phone: a code by SMS, typed back."""
+    additional_auth_start(customer=customer, purpose=PHONE_CHECK, channel="sms", actor=user, now=now)
+    sms = Notification.objects.filter(to=customer.phone).latest("id")
+    answer = re.search(r"\d{6}", sms.body).group(0)  # type: ignore[union-attr]
+    assert additional_auth_verify(customer=customer, purpose=PHONE_CHECK, answer=answer, actor=user, now=now).ok
+
+
+def enroll(customer, user, now: dt.datetime = T0):  # type: ignore[no-untyped-def]
+    """Start a digital OTP online, after a phone check."""
+    phone_check(customer, user, now)
+    return digital_otp_enroll_start(customer=customer, actor=user, now=now)
+
 
 def test_digital_otp_enrollment_end_to_end(alice, alice_user, registered) -> None:
     """Start gives an otpauth URI; an authenticator computes a code from its secret; confirming makes
     the digital OTP the active one (the previous OTP is retired) and it then verifies."""
-    enrollment = digital_otp_enroll_start(customer=alice, actor=alice_user)
+    enrollment = enroll(alice, alice_user)
     assert enrollment.registration.status == OtpRegistration.Status.PENDING
     assert "otpauth" not in repr(enrollment)
     app = pyotp.parse_uri(enrollment.uri)
@@ -499,8 +520,8 @@ def test_digital_otp_enrollment_end_to_end(alice, alice_user, registered) -> Non
 
 def test_restarting_digital_enrollment_voids_the_first_qr(alice, alice_user, tokens) -> None:
     """A second start retires the first pending token: its codes no longer confirm."""
-    first = pyotp.parse_uri(digital_otp_enroll_start(customer=alice, actor=alice_user).uri)
-    second = pyotp.parse_uri(digital_otp_enroll_start(customer=alice, actor=alice_user).uri)
+    first = pyotp.parse_uri(enroll(alice, alice_user).uri)
+    second = pyotp.parse_uri(enroll(alice, alice_user).uri)
     assert first.secret != second.secret
     if first.at(T0) == second.at(T0):
         pytest.skip("code collision")
@@ -518,13 +539,117 @@ def test_confirming_without_a_pending_enrollment_is_no_device(alice, alice_user,
     )
 
 
+def _refused_for_phone_check(alice, alice_user, now: dt.datetime = T0) -> None:  # type: ignore[no-untyped-def]
+    """The start is refused for want of a phone check, and writes nothing."""
+    before = list(OtpRegistration.objects.filter(customer=alice).values_list("pk", "status"))
+    tokens_before = OtpToken.objects.count()
+    with pytest.raises(ValidationError) as refused:
+        digital_otp_enroll_start(customer=alice, actor=alice_user, now=now)
+    assert refused.value.code == "phone_check_required"
+    assert refused.value.messages == [str(ERR_PHONE_CHECK_REQUIRED)]
+    assert OtpToken.objects.count() == tokens_before
+    assert list(OtpRegistration.objects.filter(customer=alice).values_list("pk", "status")) == before
+
+
+def test_online_enrollment_without_a_phone_check_is_refused(alice, alice_user, registered) -> None:
+    """A web password alone (no phone check, or a code sent but never typed back) starts nothing."""
+    _refused_for_phone_check(alice, alice_user)
+    additional_auth_start(customer=alice, purpose=PHONE_CHECK, channel="sms", actor=alice_user, now=T0)
+    _refused_for_phone_check(alice, alice_user)
+    assert not AuditEvent.objects.filter(action="otp.digital_enroll_start").exists()
+
+
+def test_a_phone_check_for_another_purpose_does_not_count(alice, alice_user, tokens) -> None:
+    """A code verified for a certificate reissue does not open a digital OTP enrollment."""
+    purpose = AdditionalAuthChallenge.Purpose.CERTIFICATE_REISSUE
+    additional_auth_start(customer=alice, purpose=purpose, channel="sms", actor=alice_user, now=T0)
+    answer = re.search(r"\d{6}", Notification.objects.latest("id").body).group(0)  # type: ignore[union-attr]
+    assert additional_auth_verify(customer=alice, purpose=purpose, answer=answer, actor=alice_user, now=T0).ok
+    _refused_for_phone_check(alice, alice_user)
+
+
+def test_a_phone_check_is_usable_for_exactly_10_minutes(alice, alice_user, tokens) -> None:
+    """Verified at T0: a start at T0 + 10:00 works; a check verified at T1 is refused at T1 + 10:00 + 1 s."""
+    phone_check(alice, alice_user, T0)
+    assert digital_otp_enroll_start(customer=alice, actor=alice_user, now=T0 + dt.timedelta(minutes=10))
+    t1 = T0 + dt.timedelta(minutes=30)
+    phone_check(alice, alice_user, t1)
+    _refused_for_phone_check(alice, alice_user, t1 + dt.timedelta(minutes=10, seconds=1))
+    # The first start stays pending: the refused one wrote nothing and restarted nothing.
+    assert OtpRegistration.objects.filter(customer=alice, status=OtpRegistration.Status.PENDING).count() == 1
+
+
+def test_a_phone_check_starts_one_enrollment_only(alice, alice_user, tokens) -> None:
+    """Starting spends the verification (USED, audited); a second start needs a new phone check."""
+    enrollment = enroll(alice, alice_user)
+    used = AdditionalAuthChallenge.objects.get(purpose=PHONE_CHECK)
+    assert used.state == AdditionalAuthChallenge.State.USED and used.used_at == T0
+    assert AuditEvent.objects.get(action="additional_auth.used").details == {"purpose": PHONE_CHECK}
+    start = AuditEvent.objects.get(action="otp.digital_enroll_start")
+    assert start.details["phone_check"] == used.pk
+    with pytest.raises(ValidationError):
+        digital_otp_enroll_start(customer=alice, actor=alice_user, now=T0 + dt.timedelta(seconds=5))
+    enrollment.registration.refresh_from_db()
+    assert enrollment.registration.status == OtpRegistration.Status.PENDING  # not restarted by the refusal
+    assert enroll(alice, alice_user, T0 + dt.timedelta(seconds=10)).registration != enrollment.registration
+
+
+def test_the_database_refuses_a_used_phone_check_without_its_times(alice, alice_user, tokens) -> None:
+    """USED always carries when it was verified and when it was used."""
+    phone_check(alice, alice_user)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        AdditionalAuthChallenge.objects.filter(purpose=PHONE_CHECK).update(state="used")
+
+
+def test_staff_at_a_branch_need_no_phone_check(alice, teller, tokens) -> None:
+    """A teller (otp.add_otpregistration) checks ID in person: the start works without a phone check,
+    is recorded as a branch registration, and spends nothing."""
+    enrollment = digital_otp_enroll_start(customer=alice, actor=teller, now=T0)
+    assert enrollment.registration.channel == OtpRegistration.Channel.BRANCH
+    assert AuditEvent.objects.get(action="otp.digital_enroll_start").details["phone_check"] is None
+
+
+def test_a_lost_otp_can_be_replaced_by_a_digital_otp_online(alice, alice_user, registered) -> None:
+    """An accident-reported OTP does not block a digital OTP (its usual replacement); the phone check
+    protects it."""
+    otp_accident_report(customer=alice, actor=alice_user, channel="online")
+    _refused_for_phone_check(alice, alice_user)
+    app = pyotp.parse_uri(enroll(alice, alice_user).uri)
+    assert digital_otp_enroll_confirm(customer=alice, code=app.at(T0), actor=alice_user, now=T0).ok
+
+
+@pytest.mark.parametrize(
+    ("elapsed", "usable"),
+    [
+        (dt.timedelta(0), True),
+        (dt.timedelta(minutes=10), True),
+        (dt.timedelta(minutes=10, seconds=1), False),
+        (dt.timedelta(minutes=10, microseconds=1), False),
+        (-dt.timedelta(seconds=1), False),
+    ],
+)
+def test_the_phone_check_window_rule(elapsed, usable) -> None:
+    """Pure rule: usable from the verification up to and including 10 minutes after it."""
+    assert dt.timedelta(minutes=10) == additionalauth.VERIFIED_USABLE_FOR
+    assert additionalauth.verification_usable(T0, T0 + elapsed) is usable
+
+
+@pytest.mark.parametrize(
+    ("phone", "masked"),
+    [("01012345678", "010-****-5678"), ("0111234567", "011-***-4567"), ("010-1234-5678", "010-****-5678"), ("", "***")],
+)
+def test_the_phone_number_is_shown_masked(phone, masked) -> None:
+    """Pages show where the code went without the middle digits."""
+    assert additionalauth.mask_phone(phone) == masked
+
+
 # --- Seeds at rest --------------------------------------------------------------------------------
 
 
 def test_a_seed_never_appears_in_clear_in_the_database(alice, alice_user, registered) -> None:
     """Every column of every token row, and the audit trail, is free of the seeds; a ciphertext
     moved to another token does not decrypt there."""
-    enrollment = digital_otp_enroll_start(customer=alice, actor=alice_user)
+    enrollment = enroll(alice, alice_user)
     digital_seed = pyotp.parse_uri(enrollment.uri).secret
     with connection.cursor() as cursor:
         cursor.execute("SELECT * FROM otp_otptoken")

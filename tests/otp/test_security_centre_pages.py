@@ -4,12 +4,15 @@ and English; and bad input answered with a message, never a 500."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 
 import pyotp
 import pytest
+import time_machine
 from django.contrib.messages import get_messages
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
@@ -17,14 +20,17 @@ from django.utils.html import escape
 from accounts.models import User
 from bankportal.actors import system_actor
 from bankportal.audit.models import AuditEvent
+from bankportal.notifications.models import Notification
 from bankportal.session_levels import SESSION_KEY, Level
 from otp import totp
-from otp.forms import ERR_CODE_SHAPE, ERR_CONFIRM_REQUIRED, ERR_SERIAL_SHAPE
-from otp.models import OtpRegistration, OtpToken
+from otp.forms import ERR_CHANNEL, ERR_CODE_SHAPE, ERR_CONFIRM_REQUIRED, ERR_PHONE_CODE_SHAPE, ERR_SERIAL_SHAPE
+from otp.models import AdditionalAuthChallenge, OtpRegistration, OtpToken
 from otp.services import (
     ANTI_PHISHING_NOTICE,
     OTP_RESULT_MESSAGES,
     OtpResult,
+    additional_auth_start,
+    additional_auth_verify,
     digital_otp_enroll_start,
     otp_accident_report,
     otp_register_at_branch,
@@ -32,11 +38,17 @@ from otp.services import (
     otp_tokens_import,
     security_card_issue,
 )
+from otp.services.additional_auth import ERR_ARS_UNAVAILABLE, ERR_TOO_MANY_CODES, REFUSAL_MESSAGES, Refusal
+from otp.services.digital_otp import ERR_PHONE_CHECK_REQUIRED
 from otp.views import (
     ERR_NO_PENDING_ENROLLMENT,
+    ERR_PHONE_TRIES_LEFT,
     MSG_ACCIDENT_REPORTED,
     MSG_DIGITAL_REGISTERED,
     MSG_OTP_REGISTERED,
+    MSG_PHONE_CODE_SENT_ARS,
+    MSG_PHONE_CODE_SENT_SMS,
+    MSG_PHONE_VERIFIED,
     NOT_A_CUSTOMER,
     STAFF_NOT_A_CUSTOMER,
 )
@@ -54,6 +66,10 @@ PASSWORD = "Long-pass-2031!"
 CENTRE = reverse("security:centre")
 DIGITAL = reverse("security:digital_otp")
 DIGITAL_START = reverse("security:digital_otp_start")
+PHONE_SEND = reverse("security:digital_otp_phone_send")
+PHONE_VERIFY = reverse("security:digital_otp_phone_verify")
+PHONE_CHECK = AdditionalAuthChallenge.Purpose.DIGITAL_OTP_ENROLL
+ALICE_PHONE_MASKED = "010-****-9753"
 REGISTER = reverse("security:otp_register")
 ACCIDENT = reverse("security:accident_report")
 PAGES = [CENTRE, DIGITAL, REGISTER, ACCIDENT]
@@ -123,6 +139,31 @@ def _messages(response) -> list[str]:  # type: ignore[no-untyped-def]
     return [str(m) for m in get_messages(response.wsgi_request)]
 
 
+def _sent_code() -> str:
+    """The 6 digits of the latest text message (the customer reads their phone)."""
+    found = re.search(r"\d{6}", Notification.objects.latest("id").body)
+    assert found, "no code was sent"
+    return found.group(0)
+
+
+def _phone_checked(client) -> None:  # type: ignore[no-untyped-def]
+    """Verify the phone on the page: send a code by SMS and type it back."""
+    assert client.post(PHONE_SEND, {"channel": "sms"}).status_code == 302
+    response = client.post(PHONE_VERIFY, {"phone_code": _sent_code()})
+    assert response.status_code == 302 and response["Location"] == DIGITAL
+
+
+def _start(client):  # type: ignore[no-untyped-def]
+    """Verify the phone, then start an enrollment; the response shows the QR code."""
+    _phone_checked(client)
+    return client.post(DIGITAL_START)
+
+
+def _phone_checked_by_service(customer, user) -> None:  # type: ignore[no-untyped-def]
+    additional_auth_start(customer=customer, purpose=PHONE_CHECK, channel="sms", actor=user)
+    assert additional_auth_verify(customer=customer, purpose=PHONE_CHECK, answer=_sent_code(), actor=user).ok
+
+
 # --- Who may open the pages ------------------------------------------------------------------------
 
 
@@ -149,7 +190,7 @@ def test_a_customer_opens_every_page(signed_in, url):
     assert "no-store" in response["Cache-Control"]
 
 
-@pytest.mark.parametrize("url", PAGES + [DIGITAL_START])
+@pytest.mark.parametrize("url", PAGES + [DIGITAL_START, PHONE_SEND, PHONE_VERIFY])
 def test_a_user_without_a_customer_is_told_why(client, url):
     """A signed-in user linked to no customer sees a clear refusal (403), for GET and POST alike."""
     client.force_login(User.objects.create_user(username="webonly", password=PASSWORD))
@@ -276,11 +317,153 @@ def test_a_minor_who_signed_up_alone_sees_the_minor_cap(client, minnie, teller, 
 
 
 def test_opening_the_digital_otp_page_changes_nothing(signed_in, alice):
-    """GET only explains and offers a start button (a POST): no token, no secret, no QR code."""
+    """GET only explains and offers to send a code to the masked registered phone (a POST); no start
+    button before the phone check, no token, no code sent, no secret, no QR code."""
     html = _html(signed_in.get(DIGITAL))
-    assert f'action="{DIGITAL_START}"' in html and 'method="post"' in html
+    assert f'action="{PHONE_SEND}"' in html and 'method="post"' in html
+    assert 'name="channel" value="sms"' in html
+    assert ALICE_PHONE_MASKED in html and "86429753" not in html
+    assert f'action="{DIGITAL_START}"' not in html and 'id="digital-start-waiting"' in html
+    assert 'data-phone-check="none"' in html
     assert "data:image/svg+xml" not in html and "otp-secret" not in html
     assert not OtpRegistration.objects.filter(customer=alice).exists()
+    assert not Notification.objects.exists() and not AdditionalAuthChallenge.objects.exists()
+
+
+def test_the_phone_check_sends_a_code_and_verifies_it(signed_in, alice):
+    """Sending texts a code to the registered phone and says where (masked); the page then asks for
+    it; the right code verifies and the start button appears."""
+    response = signed_in.post(PHONE_SEND, {"channel": "sms"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 302 and response["Location"] == DIGITAL
+    assert _messages(response) == [str(MSG_PHONE_CODE_SENT_SMS % {"phone": ALICE_PHONE_MASKED})]
+    sms = Notification.objects.get()
+    assert sms.channel == "sms" and sms.to == alice.phone
+    html = _html(signed_in.get(DIGITAL))
+    assert 'data-phone-check="sent"' in html and f'action="{PHONE_VERIFY}"' in html and 'name="phone_code"' in html
+    assert f'action="{DIGITAL_START}"' not in html
+    verified = signed_in.post(PHONE_VERIFY, {"phone_code": _sent_code()})
+    assert verified.status_code == 302 and _messages(verified) == [str(MSG_PHONE_VERIFIED)]
+    html = _html(signed_in.get(DIGITAL))
+    assert 'data-phone-check="verified"' in html and f'action="{DIGITAL_START}"' in html
+    assert f'action="{PHONE_VERIFY}"' not in html
+
+
+def test_a_wrong_phone_code_is_shown_by_the_field_with_the_tries_left(signed_in, alice):
+    """A wrong code: the message and the tries left next to the code field; a malformed one: the shape
+    message, not counted; the 5th wrong try ends the code and says to request a new one."""
+    signed_in.post(PHONE_SEND, {"channel": "sms"})
+    code = _sent_code()
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    response = signed_in.post(PHONE_VERIFY, {"phone_code": wrong}, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 200
+    field = re.search(r'<div class="field field-invalid">.*?</div>', _html(response), re.S)
+    assert field and 'name="phone_code"' in field.group(0)
+    assert _shown(REFUSAL_MESSAGES[Refusal.WRONG]) in field.group(0)
+    assert _shown(ERR_PHONE_TRIES_LEFT % {"left": 4}) in field.group(0) and "4 tries left." in field.group(0)
+    malformed = signed_in.post(PHONE_VERIFY, {"phone_code": "12ab"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert malformed.status_code == 200 and _shown(ERR_PHONE_CODE_SHAPE) in _html(malformed)
+    assert AdditionalAuthChallenge.objects.get().attempts == 1
+    for _ in range(3):
+        signed_in.post(PHONE_VERIFY, {"phone_code": wrong})
+    last = signed_in.post(PHONE_VERIFY, {"phone_code": wrong}, HTTP_ACCEPT_LANGUAGE="en")
+    assert last.status_code == 200 and _shown(REFUSAL_MESSAGES[Refusal.TOO_MANY_TRIES]) in _html(last)
+    again = signed_in.post(PHONE_VERIFY, {"phone_code": code}, HTTP_ACCEPT_LANGUAGE="en")
+    assert _shown(REFUSAL_MESSAGES[Refusal.NO_CHALLENGE]) in _html(again)
+    assert f'action="{DIGITAL_START}"' not in _html(again)
+
+
+def test_an_expired_phone_code_says_to_request_a_new_one(client, alice_user):
+    """A code typed after 3 minutes is refused with the expiry message, by the field."""
+    with time_machine.travel(dt.datetime(2031, 5, 20, 10, 0, tzinfo=dt.UTC), tick=False) as clock:
+        client.force_login(alice_user)  # a session from before the travel would have expired
+        signed_in = client
+        signed_in.post(PHONE_SEND, {"channel": "sms"})
+        clock.shift(dt.timedelta(minutes=3, seconds=1))
+        response = signed_in.post(PHONE_VERIFY, {"phone_code": _sent_code()}, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 200
+    assert _shown(REFUSAL_MESSAGES[Refusal.EXPIRED]) in _html(response)
+
+
+def test_starting_without_a_phone_check_is_explained_and_creates_nothing(signed_in, alice):
+    """A start POSTed without a verified phone (a stolen password, an old tab) is refused with a clear
+    message on the page, not a 500, and creates no token."""
+    response = signed_in.post(DIGITAL_START, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 200
+    errors = re.search(r'<div id="digital-start-errors".*?</div>', _html(response), re.S)
+    assert errors and _shown(ERR_PHONE_CHECK_REQUIRED) in errors.group(0)
+    assert not OtpToken.objects.filter(kind=OtpToken.Kind.DIGITAL).exists()
+
+
+def test_one_phone_check_starts_one_enrollment(signed_in, alice):
+    """The verification is spent by the start: a second start asks for a new phone check."""
+    assert 'id="otp-qr"' in _html(_start(signed_in))
+    html = _html(signed_in.get(DIGITAL))
+    assert 'data-phone-check="none"' in html and f'action="{DIGITAL_START}"' not in html
+    response = signed_in.post(DIGITAL_START, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 200 and _shown(ERR_PHONE_CHECK_REQUIRED) in _html(response)
+    assert OtpToken.objects.filter(kind=OtpToken.Kind.DIGITAL).count() == 1
+
+
+def test_a_phone_check_verified_more_than_10_minutes_ago_no_longer_starts(client, alice_user):
+    """Verified at 10:00: the start button is gone at 10:10:01 and a start then is refused."""
+    with time_machine.travel(dt.datetime(2031, 5, 20, 10, 0, tzinfo=dt.UTC), tick=False) as clock:
+        client.force_login(alice_user)  # a session from before the travel would have expired
+        signed_in = client
+        _phone_checked(signed_in)
+        for _ in range(2):  # two looks at the page 5 minutes apart keep the 10-minute idle session alive
+            clock.shift(dt.timedelta(minutes=5))
+            assert f'action="{DIGITAL_START}"' in _html(signed_in.get(DIGITAL))
+        clock.shift(dt.timedelta(seconds=1))
+        assert f'action="{DIGITAL_START}"' not in _html(signed_in.get(DIGITAL))
+        response = signed_in.post(DIGITAL_START, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 200 and _shown(ERR_PHONE_CHECK_REQUIRED) in _html(response)
+    assert not OtpToken.objects.filter(kind=OtpToken.Kind.DIGITAL).exists()
+
+
+def test_ars_is_offered_only_where_the_bank_has_it(settings, signed_in, alice):
+    """Without an ARS backend there is no call button and a forged ARS request gets a message; with
+    one, the button is there and the call goes to the registered phone."""
+    settings.ARS_BACKEND = ""
+    assert 'value="ars"' not in _html(signed_in.get(DIGITAL))
+    response = signed_in.post(PHONE_SEND, {"channel": "ars"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 200 and _shown(ERR_ARS_UNAVAILABLE) in _html(response)
+    settings.ARS_BACKEND = "bankportal.notifications.backends.OutboxArsBackend"
+    assert 'name="channel" value="ars"' in _html(signed_in.get(DIGITAL))
+    response = signed_in.post(PHONE_SEND, {"channel": "ars"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert _messages(response) == [str(MSG_PHONE_CODE_SENT_ARS % {"phone": ALICE_PHONE_MASKED})]
+    assert Notification.objects.get().channel == "voice"
+
+
+@pytest.mark.parametrize("data", [{}, {"channel": "email"}, {"channel": ""}])
+def test_a_forged_channel_gets_a_message(signed_in, alice, data):
+    """Anything but sms/ars is refused with a message, not a 500; nothing is sent."""
+    response = signed_in.post(PHONE_SEND, data, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 200 and _shown(ERR_CHANNEL) in _html(response)
+    assert not Notification.objects.exists()
+
+
+def test_too_many_codes_are_refused_with_a_message(signed_in, alice):
+    """The sixth code within the hour is refused on the page (the SMS brake), not with a 500."""
+    for _ in range(5):
+        assert signed_in.post(PHONE_SEND, {"channel": "sms"}).status_code == 302
+    response = signed_in.post(PHONE_SEND, {"channel": "sms"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 200 and _shown(ERR_TOO_MANY_CODES) in _html(response)
+    assert Notification.objects.count() == 5
+
+
+@pytest.mark.parametrize("url", [PHONE_SEND, PHONE_VERIFY, DIGITAL_START])
+def test_the_phone_check_and_start_need_the_csrf_token(alice_user, url):
+    """Without the CSRF token the POST is refused (403) and nothing is sent or created."""
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice_user)
+    assert client.post(url, {"channel": "sms", "phone_code": "123456"}).status_code == 403
+    assert not Notification.objects.exists() and not OtpToken.objects.filter(kind=OtpToken.Kind.DIGITAL).exists()
+
+
+@pytest.mark.parametrize("url", [PHONE_SEND, PHONE_VERIFY])
+def test_the_phone_check_addresses_refuse_get(signed_in, url):
+    """Sending and checking codes are POSTs only."""
+    assert signed_in.get(url).status_code == 405
 
 
 def test_the_start_address_refuses_get(signed_in, alice):
@@ -293,7 +476,7 @@ def test_digital_otp_enrollment_end_to_end(signed_in, alice, registered):
     """Start shows the QR code and the setup key once (uncached, never in a URL or the audit trail);
     a wrong number is refused next to the field; the app's current number confirms; the centre then
     shows the digital OTP active, the previous OTP gone, and the safe tier."""
-    response = signed_in.post(DIGITAL_START)
+    response = _start(signed_in)
     assert response.status_code == 200 and "no-store" in response["Cache-Control"]
     html = _html(response)
     assert re.search(r'<img src="data:image/svg\+xml[^"]+" alt="[^"]+" id="otp-qr">', html)
@@ -323,7 +506,7 @@ def test_digital_otp_enrollment_end_to_end(signed_in, alice, registered):
 
 def test_a_malformed_code_is_explained_and_not_counted(signed_in, alice):
     """Letters or a short number get the shape message; the token's error counter does not move."""
-    signed_in.post(DIGITAL_START)
+    _start(signed_in)
     for bad in ("12ab56", "123", ""):
         response = signed_in.post(DIGITAL, {"code": bad}, HTTP_ACCEPT_LANGUAGE="en")
         assert response.status_code == 200
@@ -333,7 +516,7 @@ def test_a_malformed_code_is_explained_and_not_counted(signed_in, alice):
 
 def test_a_code_typed_with_a_space_is_accepted(signed_in, alice):
     """ "123 456" is read as 123456 (people copy the app's grouping)."""
-    secret = _secret_on_page(_html(signed_in.post(DIGITAL_START)))
+    secret = _secret_on_page(_html(_start(signed_in)))
     code = pyotp.TOTP(secret).now()
     response = signed_in.post(DIGITAL, {"code": f"{code[:3]} {code[3:]}"})
     assert response.status_code == 302
@@ -347,18 +530,32 @@ def test_confirming_with_nothing_pending_says_start_again(signed_in, alice):
 
 
 def test_a_waiting_enrollment_offers_the_code_field_and_a_restart(signed_in, alice, alice_user):
-    """Coming back to the page with an enrollment waiting shows the code field and "start again",
-    but not the key again."""
+    """Coming back to the page with an enrollment waiting shows the code field, but not the key
+    again; "start again" needs a new phone check first."""
+    _phone_checked_by_service(alice, alice_user)
     digital_otp_enroll_start(customer=alice, actor=alice_user)
     html = _html(signed_in.get(DIGITAL))
-    assert 'id="digital-otp-confirm"' in html and f'action="{DIGITAL_START}"' in html
-    assert "otp-secret" not in html
+    assert 'id="digital-otp-confirm"' in html and "otp-secret" not in html
+    assert f'action="{DIGITAL_START}"' not in html and f'action="{PHONE_SEND}"' in html
+    _phone_checked(signed_in)
+    html = _html(signed_in.get(DIGITAL, HTTP_ACCEPT_LANGUAGE="en"))
+    assert f'action="{DIGITAL_START}"' in html and "Start again with a new QR code" in html
+
+
+def test_a_lost_otp_is_replaced_by_a_digital_otp_online(signed_in, alice, alice_user, registered):
+    """With the current OTP reported lost, the phone check and the digital OTP still work (the usual
+    replacement)."""
+    otp_accident_report(customer=alice, actor=alice_user, channel="online")
+    secret = _secret_on_page(_html(_start(signed_in)))
+    done = signed_in.post(DIGITAL, {"code": pyotp.TOTP(secret).now()})
+    assert done.status_code == 302 and done["Location"] == CENTRE
+    assert 'data-tier="safe"' in _html(signed_in.get(CENTRE))
 
 
 def test_restarting_gives_a_new_key_and_voids_the_first(signed_in, alice):
     """A second start shows a different key; a code from the first no longer confirms."""
-    first = _secret_on_page(_html(signed_in.post(DIGITAL_START)))
-    second = _secret_on_page(_html(signed_in.post(DIGITAL_START)))
+    first = _secret_on_page(_html(_start(signed_in)))
+    second = _secret_on_page(_html(_start(signed_in)))
     assert first != second
     response = signed_in.post(DIGITAL, {"code": pyotp.TOTP(first).now()})
     assert response.status_code == 200
