@@ -18,6 +18,18 @@ def _run(orders: dict[str, Any]) -> dict[str, Any]:
 
     customer = Customer.objects.get(pk=orders["customer"])
     user = User.objects.get(pk=orders["user"])
+    if orders.get("enroll"):
+        from django.core.exceptions import ValidationError
+
+        from otp.services import digital_otp_enroll_start
+
+        try:
+            digital_otp_enroll_start(customer=customer, actor=user)
+            return {"outcomes": ["started"]}
+        except ValidationError as exc:
+            return {"outcomes": [f"refused: {exc.code}"]}
+        except Exception as exc:  # noqa: BLE001 - reported to the test
+            return {"outcomes": [f"error: {type(exc).__name__}: {exc}"]}
     outcomes: list[str] = []
     for _ in range(orders["tries"]):
         try:

@@ -70,3 +70,23 @@ def test_errors_from_this_bank_and_another_institution_at_once_lock_the_token_at
     # Once locked, this bank's tries are refused as locked, never counted as wrong any more.
     here = [o for o in outcomes if o in ("wrong", "locked")]
     assert len(here) == 8 and here.count("wrong") <= 9
+
+
+def test_one_phone_check_starts_one_digital_otp_however_many_requests_race(requires_postgres, alice):
+    """Four processes start an enrollment with the same verified phone check: exactly one succeeds."""
+    import re
+
+    from bankportal.notifications.models import Notification
+    from otp.models import AdditionalAuthChallenge
+    from otp.services import additional_auth_start, additional_auth_verify
+
+    user = User.objects.create_user(username="alice01", password="Long-pass-2031!", customer=alice)
+    purpose = AdditionalAuthChallenge.Purpose.DIGITAL_OTP_ENROLL
+    additional_auth_start(customer=alice, purpose=purpose, channel="sms", actor=user)
+    code = re.search(r"\d{6}", Notification.objects.latest("id").body).group(0)
+    assert additional_auth_verify(customer=alice, purpose=purpose, answer=code, actor=user).ok
+    base = {"customer": alice.pk, "user": user.pk, "enroll": True}
+    processes = [_worker(base) for _ in range(4)]
+    outcomes = sorted(outcome for process in processes for outcome in _result(process))
+    assert outcomes == ["refused: phone_check_required"] * 3 + ["started"], outcomes
+    assert AdditionalAuthChallenge.objects.get(purpose=purpose).state == AdditionalAuthChallenge.State.USED
