@@ -179,12 +179,12 @@ def test_a_signed_in_staff_member_without_an_authenticator_is_told_to_ask_operat
     client.force_login(teller)
     with translation.override("en"):
         page = client.get(reverse("admin:login"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
-    assert str(NOT_ENROLLED_NOTICE) % {"username": "teller"} in page
+        assert str(NOT_ENROLLED_NOTICE) % {"username": "teller"} in page
 
     staff_authenticator(teller)
     with translation.override("en"):
         page = client.get(reverse("admin:login"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
-    assert str(NOT_VERIFIED_NOTICE) % {"username": "teller"} in page
+        assert str(NOT_VERIFIED_NOTICE) % {"username": "teller"} in page
 
 
 def test_a_retired_authenticator_stops_opening_the_admin(client, teller):

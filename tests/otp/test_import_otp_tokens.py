@@ -8,12 +8,21 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import translation
 
 from bankportal.audit.models import AuditEvent
 from otp.models import OtpToken
 from otp.services import otp_token_seed
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _operators_read_english():
+    """The command speaks the active language (Korean by default); these tests read it in English."""
+    with translation.override("en"):
+        yield
+
 
 HEADER = "serial,seed,kind,issuer,warranty\n"
 GOOD = [

@@ -14,7 +14,7 @@ import time_machine
 from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.html import escape
 
 from accounts.models import User
@@ -568,7 +568,8 @@ def test_restarting_gives_a_new_key_and_voids_the_first(signed_in, alice):
 def test_registration_needs_a_certificate_login(signed_in, alice, tokens):
     """With a web-member login the page says a certificate login is needed; a POST is refused with
     that message (and audited), and nothing is registered."""
-    message = _shown(OTP_RESULT_MESSAGES[OtpResult.CERTIFICATE_REQUIRED])
+    with translation.override("en"):
+        message = _shown(OTP_RESULT_MESSAGES[OtpResult.CERTIFICATE_REQUIRED])
     html = _html(signed_in.get(REGISTER, HTTP_ACCEPT_LANGUAGE="en"))
     assert message in html and 'id="otp-register"' not in html
     response = signed_in.post(
