@@ -359,6 +359,7 @@ class StaffRequest(models.Model):
         JOURNAL_REVERSE = "journal_reverse", _("Reverse a journal")
         SECURITY_CARD_UNLOCK = "security_card_unlock", _("Unlock a security card")
         OTP_UNLOCK = "otp_unlock", _("Unlock an OTP token")
+        AGREEMENT_RELEASE = "agreement_release", _("Release a suspended e-banking agreement")
 
     class State(models.TextChoices):
         PENDING = "pending", _("Waiting for approval")
@@ -476,3 +477,114 @@ class StaffRequest(models.Model):
         if self.state in self.OPEN_STATES and now >= self.expires_at:
             return self.State.EXPIRED
         return self.state
+
+
+class Agreement(models.Model):
+    """An e-banking agreement (전자금융 약정): what makes a customer an internet-banking user.
+
+    Applied at a branch (``applied``), registered online within 5 days counting the application
+    day (``active``) or else ``lapsed``; an active one is ``suspended`` (dormant, wrong entries,
+    customer request, staff) and released back to ``active``; any may be ``terminated``. Changed
+    only through ``accounts.services.agreements``. Rules: ``accounts.agreements``.
+    """
+
+    class State(models.TextChoices):
+        APPLIED = "applied", _("Applied, awaiting online registration")
+        ACTIVE = "active", _("Active")
+        LAPSED = "lapsed", _("Lapsed (not registered in time)")
+        SUSPENDED = "suspended", _("Suspended")
+        TERMINATED = "terminated", _("Terminated")
+
+    class SuspensionReason(models.TextChoices):
+        DORMANT = "dormant", _("No use for 12 months")
+        WRONG_ENTRIES = "wrong_entries", _("5 consecutive wrong entries")
+        CUSTOMER_REQUEST = "customer_request", _("Customer request")
+        STAFF = "staff", _("Suspended by staff")
+
+    # Lapsed and terminated agreements are history: a new application may follow them.
+    OPEN_STATES = (State.APPLIED, State.ACTIVE, State.SUSPENDED)
+
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.PROTECT, related_name="agreements"
+    )
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.APPLIED)
+    suspension_reason = models.CharField(
+        _("suspension reason"), max_length=24, choices=SuspensionReason.choices, blank=True
+    )
+    withdrawal_accounts = models.ManyToManyField(
+        Account, verbose_name=_("withdrawal accounts"), related_name="withdrawal_agreements"
+    )
+    # The checked documents: values of ``accounts.agreements.Document``, sorted.
+    documents = models.JSONField(_("documents checked"), default=list, blank=True)
+    minor_signed_up_alone = models.BooleanField(_("minor signed up alone"), default=False)
+    applied_at = models.DateTimeField(_("applied at"))
+    applied_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("applied by"), on_delete=models.PROTECT, related_name="+"
+    )
+    registration_deadline = models.DateTimeField(_("online registration deadline"))
+    registered_at = models.DateTimeField(_("registered online at"), null=True, blank=True)
+    # The internet-banking login, created at online registration.
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("internet-banking user"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="agreement",
+    )
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
+    wrong_entries = models.PositiveSmallIntegerField(_("consecutive wrong entries"), default=0)
+    suspended_at = models.DateTimeField(_("suspended at"), null=True, blank=True)
+    lapsed_at = models.DateTimeField(_("lapsed at"), null=True, blank=True)
+    terminated_at = models.DateTimeField(_("terminated at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("e-banking agreement")
+        verbose_name_plural = _("e-banking agreements")
+        ordering = ["-applied_at", "-id"]
+        permissions = [
+            ("suspend_agreement", "Can suspend an e-banking agreement"),
+            ("release_agreement", "Can approve releasing a suspended e-banking agreement"),
+            ("terminate_agreement", "Can terminate an e-banking agreement"),
+            ("use_agreement", "Can check and record e-banking use and wrong entries (web flows)"),
+        ]
+        indexes = [
+            models.Index(fields=["state", "registration_deadline"], name="agreement_state_deadline_idx"),
+            models.Index(fields=["state", "last_used_at"], name="agreement_state_last_used_idx"),
+        ]
+        constraints = [
+            # One open (applied, active or suspended) agreement per customer.
+            models.UniqueConstraint(
+                fields=["customer"],
+                condition=Q(state__in=["applied", "active", "suspended"]),
+                name="agreement_one_open_per_customer",
+            ),
+            models.CheckConstraint(
+                condition=(Q(state="suspended") & ~Q(suspension_reason="") & Q(suspended_at__isnull=False))
+                | (~Q(state="suspended") & Q(suspension_reason="")),
+                name="agreement_suspension_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state__in=["active", "suspended"])
+                | (Q(registered_at__isnull=False) & Q(user__isnull=False)),
+                name="agreement_registered_has_user",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state="lapsed") | Q(lapsed_at__isnull=False), name="agreement_lapsed_has_time"
+            ),
+            models.CheckConstraint(
+                condition=Q(state="terminated", terminated_at__isnull=False)
+                | (~Q(state="terminated") & Q(terminated_at__isnull=True)),
+                name="agreement_terminated_has_time",
+            ),
+            models.CheckConstraint(
+                condition=Q(registration_deadline__gt=models.F("applied_at")), name="agreement_deadline_after_apply"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.get_state_display()}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in self.OPEN_STATES

@@ -11,6 +11,18 @@ public surface.
 
 from accounts.identity import customer_rrn
 from accounts.services._common import Actor
+from accounts.services.agreements import (
+    agreement_apply,
+    agreement_lapse,
+    agreement_record_use,
+    agreement_record_wrong_entry,
+    agreement_register_online,
+    agreement_release,
+    agreement_release_online,
+    agreement_suspend,
+    agreement_terminate,
+    agreement_web_actor,
+)
 from accounts.services.customers import (
     customer_create,
     customer_lift_minor_cap,
@@ -54,6 +66,16 @@ __all__ = [
     "account_open",
     "account_password_check",
     "account_password_reset",
+    "agreement_apply",
+    "agreement_lapse",
+    "agreement_record_use",
+    "agreement_record_wrong_entry",
+    "agreement_register_online",
+    "agreement_release",
+    "agreement_release_online",
+    "agreement_suspend",
+    "agreement_terminate",
+    "agreement_web_actor",
     "cash_deposit",
     "cash_withdrawal",
     "customer_create",
