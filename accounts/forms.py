@@ -17,9 +17,11 @@ from django.db.models import ManyToOneRel
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
+from accounts.agreements import user_id_valid
 from accounts.idnumbers import InvalidNumber, normalise_rrn
 from accounts.models import Account, Customer, DepositProduct
 from accounts.services import customers as customer_services
+from accounts.services.web_members import ERR_USER_ID_SHAPE
 from bankportal.forms import add_service_error  # noqa: F401 - re-exported for the admin
 
 MAX_CASH_AMOUNT = 999_999_999_999  # under a trillion won: far above any counter transaction, far below BigInteger
@@ -231,3 +233,42 @@ class AccountPasswordResetForm(StaffForm):
         if data.get("new_password1") and data.get("new_password2") and data["new_password1"] != data["new_password2"]:
             self.add_error("new_password2", ValidationError(ERR_PASSWORDS_DIFFER, code="password_mismatch"))
         return data
+
+
+# --- Customer-facing forms -----------------------------------------------------------------
+
+
+class WebMemberSignupForm(forms.Form):
+    """Web-member sign-up (웹회원 가입): the password rules are shown before anything is typed."""
+
+    username = forms.CharField(
+        label=_("User ID"),
+        max_length=20,
+        help_text=ERR_USER_ID_SHAPE,
+        widget=forms.TextInput(attrs={"autocomplete": "username", "autocapitalize": "none", "maxlength": "20"}),
+    )
+    password1 = forms.CharField(
+        label=_("Password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    password2 = forms.CharField(
+        label=_("Password (again)"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    name = forms.CharField(label=_("Name"), max_length=150, widget=forms.TextInput(attrs={"autocomplete": "name"}))
+    email = forms.EmailField(label=_("Email"), widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+
+    def clean_username(self) -> str:
+        username = str(self.cleaned_data["username"]).strip().lower()
+        if not user_id_valid(username):
+            raise ValidationError(ERR_USER_ID_SHAPE, code="user_id_shape")
+        return username
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        first, second = cleaned.get("password1"), cleaned.get("password2")
+        if first and second and first != second:
+            self.add_error("password2", ValidationError(ERR_PASSWORDS_DIFFER, code="password_mismatch"))
+        return cleaned

@@ -42,6 +42,11 @@ def deposit_products_on_sale() -> QuerySet[DepositProduct]:
     return DepositProduct.objects.filter(is_active=True).order_by("display_order", "code")
 
 
+def customer_accounts(customer_id: int | None) -> QuerySet[Account]:
+    """A customer's own deposit accounts, for their banking pages (none for a user without a customer)."""
+    return Account.objects.filter(holder_id=customer_id, kind=Account.Kind.CUSTOMER).select_related("product")
+
+
 def account_entries(account: Account, *, limit: int = 100) -> QuerySet[LedgerEntry]:
     return account.entries.select_related("journal").order_by("-pk")[:limit]
 

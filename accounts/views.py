@@ -6,12 +6,29 @@ certificate login, which the certificate centre provides.
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_safe
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.password_validation import password_validators_help_texts
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from accounts.selectors import deposit_products_on_sale
+from accounts.forms import WebMemberSignupForm
+from accounts.selectors import customer_accounts, deposit_products_on_sale
+from accounts.services.web_members import web_member_create
+from bankportal.actors import system_actor
+from bankportal.forms import add_service_error
+from bankportal.session_levels import banking_required
+from bankportal.sessions import signin_history
+
+MSG_SIGNED_UP = _("Welcome! Your web membership is ready. Log in with your new user ID.")
+MSG_SESSION_EXTENDED = _("Your session has been extended.")
+LOGIN_HISTORY_LENGTH = 20
 
 
 @require_safe
@@ -27,3 +44,65 @@ class LoginView(auth_views.LoginView):
 
 class LogoutView(auth_views.LogoutView):
     """POST only (Django 5); the header's log-out button posts here."""
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    """Web-member sign-up (웹회원 가입): user ID, password (rules shown up front), name, email."""
+    if request.user.is_authenticated:
+        return redirect(settings.LOGIN_REDIRECT_URL)
+    form = WebMemberSignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            web_member_create(
+                actor=system_actor("web-signup"),
+                username=form.cleaned_data["username"],
+                password=form.cleaned_data["password1"],
+                name=form.cleaned_data["name"],
+                email=form.cleaned_data["email"],
+            )
+        except ValidationError as error:
+            if not hasattr(error, "error_dict"):  # the password validators' messages
+                error = ValidationError({"password1": error.error_list})
+            add_service_error(form, error)
+        else:
+            messages.success(request, MSG_SIGNED_UP)
+            return redirect("login")
+    return render(
+        request, "registration/signup.html", {"form": form, "password_rules": password_validators_help_texts()}
+    )
+
+
+@login_required
+@require_safe
+def login_history(request: HttpRequest) -> HttpResponse:
+    """로그인 기록: the signed-in user's recent sign-ins and failed attempts, from the audit trail."""
+    records = signin_history(request.user, limit=LOGIN_HISTORY_LENGTH)
+    return render(request, "registration/login_history.html", {"records": records})
+
+
+@require_POST
+def session_extend(request: HttpRequest) -> HttpResponse:
+    """The header's "extend" button. Any request counts as activity (``SessionTimeoutMiddleware``
+    has already refreshed it); this one answers the script with the seconds now left, or sends a
+    browser without the script back where it was."""
+    if not request.user.is_authenticated:
+        return JsonResponse({"ended": True}, status=401)
+    seconds = getattr(request, "session_seconds_left", settings.SESSION_IDLE_SECONDS)
+    if request.headers.get("Accept", "").startswith("application/json"):
+        return JsonResponse({"seconds": seconds})
+    messages.success(request, MSG_SESSION_EXTENDED)
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = settings.LOGIN_REDIRECT_URL
+    return redirect(target)
+
+
+@banking_required
+@require_safe
+def banking_home(request: HttpRequest) -> HttpResponse:
+    """A placeholder banking page (My accounts) proving the guard: only a certificate session opens it."""
+    customer_id = getattr(request.user, "customer_id", None)  # the guard has let only a signed-in user through
+    return render(request, "accounts/banking_home.html", {"accounts": customer_accounts(customer_id)})

@@ -9,7 +9,15 @@ page that needs it refuses with a clear message (the guard is real, only its key
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
 
 SESSION_KEY = "bankportal_auth_level"
 
@@ -38,3 +46,31 @@ def set_session_level(request: Any, level: Level) -> None:
 
 def has_certificate_session(request: Any) -> bool:
     return session_level(request) >= Level.CERTIFICATE
+
+
+ERR_BANKING_NEEDS_CERTIFICATE = _(
+    "Banking pages need a certificate login (joint certificate or financial certificate). "
+    "You are signed in as a web member, which gives product information and board inquiries only. "
+    "Certificate login is coming with the certificate centre."
+)
+
+
+def banking_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Guard for every banking page (accounts, history, transfers).
+
+    Anonymous visitors go to the login page; a web-member (password) session gets a translated
+    403 page explaining that banking needs a certificate login; a certificate session passes.
+    """
+
+    @wraps(view)
+    def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        level = session_level(request)
+        if level is Level.NONE:
+            return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
+        if level < Level.CERTIFICATE:
+            return render(
+                request, "registration/banking_refused.html", {"message": ERR_BANKING_NEEDS_CERTIFICATE}, status=403
+            )
+        return view(request, *args, **kwargs)
+
+    return guarded

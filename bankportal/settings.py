@@ -91,6 +91,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "bankportal.sessions.SessionTimeoutMiddleware",  # idle and absolute session limits
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     # Sign-in throttling, last: a locked-out sign-in is refused after the CSRF check and before
@@ -226,8 +227,16 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
 
-# Banking sessions end after a short idle time; every request extends it.
-SESSION_COOKIE_AGE = env_int("SESSION_IDLE_SECONDS", 600, min_value=60, max_value=60 * 60 * 12)
+# Signed-in sessions end after a short idle time and, however active, after an absolute lifetime;
+# both are enforced by bankportal.sessions.SessionTimeoutMiddleware (every request counts as
+# activity). The stored session outlives the idle limit by a short grace so the middleware can
+# still tell the customer why they were signed out.
+SESSION_IDLE_SECONDS = env_int("SESSION_IDLE_SECONDS", 600, min_value=60, max_value=60 * 60 * 12)
+SESSION_ABSOLUTE_SECONDS = env_int("SESSION_ABSOLUTE_SECONDS", 12 * 60 * 60, min_value=300, max_value=24 * 60 * 60)
+if SESSION_ABSOLUTE_SECONDS < SESSION_IDLE_SECONDS:
+    raise ImproperlyConfigured("SESSION_ABSOLUTE_SECONDS must be at least SESSION_IDLE_SECONDS")
+SESSION_WARNING_SECONDS = 60  # the header countdown warns in the last minute
+SESSION_COOKIE_AGE = SESSION_IDLE_SECONDS + 300
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True

@@ -87,6 +87,8 @@ def _reference_data(request: pytest.FixtureRequest) -> None:
     importlib.import_module("accounts.migrations.0007_staff_group_duties").assign_staff_duties(django_apps, None)
     importlib.import_module("otp.migrations.0001_security_cards").grant_security_card_permissions(django_apps, None)
     importlib.import_module("otp.migrations.0002_otp_tokens").grant_otp_token_permissions(django_apps, None)
+    importlib.import_module("accounts.migrations.0009_agreements").grant_agreement_permissions(django_apps, None)
+    importlib.import_module("bankportal.content.migrations.0002_inquiry").grant_inquiry_permissions(django_apps, None)
 
 
 @pytest.fixture(autouse=True)
@@ -241,3 +243,14 @@ def admin_client(client, admin_user):  # type: ignore[no-untyped-def]
     """pytest-django's superuser client, signed in the way the OTP-protected admin expects."""
     staff_login(client, admin_user)
     return client
+
+
+def banking_login(client, user: User) -> None:  # type: ignore[no-untyped-def]
+    """Sign a customer in with a banking (certificate) session, as the certificate login will:
+    logged in, and the session level raised to ``CERTIFICATE``."""
+    from bankportal.session_levels import SESSION_KEY, Level
+
+    client.force_login(user)
+    session = client.session
+    session[SESSION_KEY] = int(Level.CERTIFICATE)
+    session.save()

@@ -15,6 +15,7 @@ import datetime as dt
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -92,7 +93,7 @@ ERR_ONLINE_RELEASE_REASON = _(
 ERR_ALREADY_TERMINATED = _("This agreement is already terminated.")
 
 WRONG_ENTRY_SMS = _(
-    "[Bank] Internet banking is suspended after 5 wrong entries. Release it in the security centre or at a branch."
+    "[%(bank)s] Internet banking is suspended after 5 wrong entries. Release it in the security centre or at a branch."
 )
 
 
@@ -439,7 +440,9 @@ def agreement_record_wrong_entry(
         if rules.suspends_after(locked.wrong_entries):
             _suspend(locked, reason=Reason.WRONG_ENTRIES, actor=actor, now=now)
             send_sms_on_commit(
-                to=locked.customer.phone, body=str(WRONG_ENTRY_SMS), purpose="agreement_wrong_entry_suspension"
+                to=locked.customer.phone,
+                body=str(WRONG_ENTRY_SMS) % {"bank": settings.BANK_NAME_KO},
+                purpose="agreement_wrong_entry_suspension",
             )
         else:
             locked.save(update_fields=["wrong_entries"])

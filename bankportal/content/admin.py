@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import QuerySet
 from django.forms import ModelForm
@@ -17,7 +18,8 @@ from django.utils.translation import gettext_lazy as _
 
 from bankportal.admin import ResidentNumberSafeSearchMixin
 from bankportal.audit.services import audit_record
-from bankportal.content.models import FaqEntry, Notice
+from bankportal.content.models import FaqEntry, Inquiry, Notice
+from bankportal.content.services import ANSWER_PERM, ERR_ANSWER_EMPTY, inquiry_answer
 
 
 class AuditedContentAdmin(ResidentNumberSafeSearchMixin, admin.ModelAdmin):
@@ -77,3 +79,48 @@ class FaqEntryAdmin(AuditedContentAdmin):
         (_("English"), {"fields": ("question_en", "answer_en")}),
         (_("Publication"), {"fields": ("is_published", "published_at")}),
     )
+
+
+class InquiryAnswerForm(ModelForm):
+    class Meta:
+        model = Inquiry
+        fields = ("answer",)
+
+    def clean_answer(self) -> str:
+        answer = str(self.cleaned_data.get("answer") or "").strip()
+        if not answer:
+            raise ValidationError(ERR_ANSWER_EMPTY, code="required")
+        return answer
+
+
+@admin.register(Inquiry)
+class InquiryAdmin(ResidentNumberSafeSearchMixin, admin.ModelAdmin):
+    """Staff read a customer's question and answer it; the question itself is never edited."""
+
+    form = InquiryAnswerForm
+    list_display = ("title", "author", "created_at", "is_answered_display", "answered_at")
+    list_filter = (("answered_at", admin.EmptyFieldListFilter), "created_at")
+    search_fields = ("title", "author__username")
+    date_hierarchy = "created_at"
+    ordering = ("-created_at", "-id")
+    readonly_fields = ("author", "created_at", "title", "body", "answered_at", "answered_by")
+    fieldsets = (
+        (_("Question"), {"fields": ("author", "created_at", "title", "body")}),
+        (_("Answer"), {"fields": ("answer", "answered_at", "answered_by")}),
+    )
+
+    @admin.display(boolean=True, description=_("answered"))
+    def is_answered_display(self, obj: Inquiry) -> bool:
+        return obj.is_answered
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # customers ask on the site
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_change_permission(request, obj) and request.user.has_perm(ANSWER_PERM)
+
+    def save_model(self, request: HttpRequest, obj: Inquiry, form: ModelForm, change: bool) -> None:
+        inquiry_answer(actor=request.user, inquiry=obj, answer=form.cleaned_data["answer"])

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -70,3 +71,38 @@ class FaqEntry(models.Model):
 
     def answer_for(self, language: str | None) -> str:
         return self.answer_en if language == "en" and self.answer_en else self.answer_ko
+
+
+class Inquiry(models.Model):
+    """A 1:1 inquiry (1:1 문의): a signed-in user asks, staff answer in the admin, the user reads it."""
+
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("author"), on_delete=models.PROTECT, related_name="inquiries"
+    )
+    title = models.CharField(_("title"), max_length=200)
+    body = models.TextField(_("question"))
+    created_at = models.DateTimeField(_("asked at"), default=timezone.now, db_index=True)
+    answer = models.TextField(_("answer"), blank=True)
+    answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("answered by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("1:1 inquiry")
+        verbose_name_plural = _("1:1 inquiries")
+        permissions = [("answer_inquiry", _("Can answer 1:1 inquiries"))]
+        indexes = [models.Index(fields=["author", "-created_at"], name="inquiry_author_recent")]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_answered(self) -> bool:
+        return self.answered_at is not None

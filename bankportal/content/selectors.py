@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import QuerySet
 
-from bankportal.content.models import FaqEntry, Notice
+from bankportal.content.models import FaqEntry, Inquiry, Notice
 
 
 def notice_list_published(*, now: dt.datetime | None = None) -> QuerySet[Notice]:
@@ -41,3 +42,13 @@ def faq_groups(*, now: dt.datetime | None = None) -> list[FaqGroup]:
         for value, label in FaqEntry.Category.choices
         if value in by_category
     ]
+
+
+def inquiry_list_for(user: Any) -> QuerySet[Inquiry]:
+    """The user's own inquiries, newest first."""
+    return Inquiry.objects.filter(author_id=user.pk).order_by("-created_at", "-id")
+
+
+def inquiry_get_for(user: Any, *, pk: int) -> Inquiry | None:
+    """One of the user's own inquiries; someone else's is ``None`` (as if it did not exist)."""
+    return Inquiry.objects.filter(author_id=user.pk, pk=pk).first()

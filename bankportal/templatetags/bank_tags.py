@@ -42,7 +42,7 @@ def bank_call_centre() -> str:
 @register.simple_tag
 def session_idle_seconds() -> int:
     """Seconds of inactivity after which the server ends a signed-in session."""
-    return int(settings.SESSION_COOKIE_AGE)
+    return int(settings.SESSION_IDLE_SECONDS)
 
 
 @register.simple_tag

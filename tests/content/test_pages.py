@@ -184,7 +184,7 @@ def test_login_then_logout_by_post(client, django_user_model, settings):
     response = client.post(reverse("login"), {"username": "webmember", "password": "Correct-horse-42"}, follow=True)
     html = response.content.decode()
     assert "webmember님" in html and f'action="{reverse("logout")}"' in html
-    assert f'data-session-timer data-seconds="{settings.SESSION_COOKIE_AGE}"' in html
+    assert f'data-session-timer data-seconds="{settings.SESSION_IDLE_SECONDS}"' in html
     assert client.get(reverse("logout")).status_code == 405
     client.post(reverse("logout"))
     assert "webmember님" not in client.get(reverse("home")).content.decode()
