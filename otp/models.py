@@ -12,7 +12,32 @@ from otp import securitycard, totp
 # --- Security cards (보안카드) ---
 
 
-class SecurityCard(Device):
+class CustomerDevice(Device):
+    """A security medium of a customer, on django-otp's ``Device``.
+
+    ``Device.user`` is required there; here it is optional and left empty: the medium belongs to
+    the customer (often issued before they have an internet-banking login). It is never a
+    django-otp login factor: checking it needs an actor, a failure count and an audit event, which
+    only the ``otp.services`` functions have, so ``verify_token`` refuses.
+    """
+
+    user = models.ForeignKey(  # type: ignore[assignment]  # nullable here, required in Device
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+
+    class Meta(Device.Meta):
+        abstract = True
+
+    def verify_token(self, token: object) -> bool:
+        return False
+
+
+class SecurityCard(CustomerDevice):
     """A security card (보안카드) issued to a customer: 30 numbered 4-digit codes and a serial.
 
     A django-otp ``Device``, but it belongs to a *customer*: cards are often issued before the
@@ -28,16 +53,6 @@ class SecurityCard(Device):
 
     LIVE_STATUSES = (Status.ACTIVE, Status.LOCKED)
 
-    # Overrides Device.user (required there): a card is the customer's, not a login's, and it is
-    # never offered to django-otp's login checks (``verify_token`` refuses).
-    user = models.ForeignKey(  # type: ignore[assignment]  # nullable here, required in Device
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("user"),
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="+",
-    )
     customer = models.ForeignKey(
         "accounts.Customer", verbose_name=_("customer"), on_delete=models.PROTECT, related_name="security_cards"
     )
@@ -121,11 +136,6 @@ class SecurityCard(Device):
     def is_live(self) -> bool:
         return self.status in self.LIVE_STATUSES
 
-    def verify_token(self, token: object) -> bool:
-        """Never a django-otp login factor: a card answer needs its challenge, an actor and the
-        failure count, which only ``otp.services.cards.security_card_verify`` has."""
-        return False
-
 
 # --- OTP tokens ---
 
@@ -200,7 +210,7 @@ class OtpToken(models.Model):
         return totp.mask_serial(self.serial)
 
 
-class OtpRegistration(Device):
+class OtpRegistration(CustomerDevice):
     """A customer's use of an OTP token at this bank (이용등록), at a branch or online.
 
     A django-otp ``Device`` that belongs to a *customer* (``user`` stays empty, so it is never a
@@ -218,15 +228,6 @@ class OtpRegistration(Device):
         BRANCH = "branch", _("Branch")
         ONLINE = "online", _("Online")
 
-    # Overrides Device.user (required there): a registration is the customer's, not a login's.
-    user = models.ForeignKey(  # type: ignore[assignment]  # nullable here, required in Device
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("user"),
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="+",
-    )
     customer = models.ForeignKey(
         "accounts.Customer", verbose_name=_("customer"), on_delete=models.PROTECT, related_name="otp_registrations"
     )
@@ -265,11 +266,6 @@ class OtpRegistration(Device):
 
     def __str__(self) -> str:
         return str(_("OTP %(serial)s") % {"serial": totp.mask_serial(self.token.serial)})
-
-    def verify_token(self, token: object) -> bool:
-        """Never a django-otp login factor: a customer's OTP code is checked by
-        ``otp.services.tokens.otp_verify`` (actor, shared error counter, replay guard, audit)."""
-        return False
 
 
 # --- Additional authentication (추가인증) ---

@@ -38,6 +38,26 @@ def require_not_own_record(actor: Any, customer_id: int | None) -> None:
         raise PermissionDenied("staff cannot act on their own customer record")
 
 
+def require_customer_or_perm(
+    actor: Any, customer_id: int | None, perm: str, *, staff_perm: str | None = None, refusal: str = ""
+) -> None:
+    """The customer's own user, or staff / a system actor holding ``perm`` (``staff_perm`` for staff,
+    when counter staff need a different right); staff never on their own customer record.
+
+    Raises ``PermissionDenied`` (with ``refusal`` as its text) for anyone else.
+    """
+    require_actor(actor)
+    if isinstance(actor, SystemActor):
+        allowed = actor.has_perm(perm)
+    elif is_staff_actor(actor):
+        require_not_own_record(actor, customer_id)
+        allowed = actor.has_perm(staff_perm or perm)
+    else:
+        allowed = customer_id is not None and actor.customer_id == customer_id
+    if not allowed:
+        raise PermissionDenied(refusal or "this actor may not act for this customer")
+
+
 def user_or_none(actor: Any) -> User | None:
     """The user to store as ``created_by``; a system actor is recorded by name in the audit trail."""
     return actor if isinstance(actor, User) and actor.is_authenticated else None

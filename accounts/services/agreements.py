@@ -28,7 +28,13 @@ from accounts.identity import rrn_blind_index
 from accounts.idnumbers import InvalidNumber, age_on, normalise_rrn, parse_brn
 from accounts.models import Account, Agreement, Customer, StaffRequest, User
 from accounts.services._approval import claim_approved_request, require_staff_person, target_id
-from accounts.services._common import Actor, is_staff_actor, require_actor, require_not_own_record, require_perm
+from accounts.services._common import (
+    Actor,
+    is_staff_actor,
+    require_customer_or_perm,
+    require_not_own_record,
+    require_perm,
+)
 from accounts.services.passwords import PasswordCheck, account_password_check
 from accounts.services.staff_requests import staff_request_executor
 from bankportal.actors import SystemActor, system_actor
@@ -104,11 +110,7 @@ def agreement_web_actor() -> SystemActor:
 
 def _require_customer_or_perm(actor: Any, agreement: Agreement, perm: str) -> None:
     """The agreement's own customer user, or a staff member / system actor holding ``perm``."""
-    require_actor(actor)
-    if isinstance(actor, User) and not actor.is_staff and actor.customer_id == agreement.customer_id:
-        return
-    require_perm(actor, perm)
-    require_not_own_record(actor, agreement.customer_id)
+    require_customer_or_perm(actor, agreement.customer_id, perm)
 
 
 def _lock(agreement: Agreement) -> Agreement:

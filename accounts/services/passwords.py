@@ -11,7 +11,7 @@ import enum
 from typing import Any
 
 from django.contrib.auth.hashers import check_password
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
@@ -20,9 +20,13 @@ from django.utils.translation import gettext_lazy as _
 from accounts import pins
 from accounts.models import Account, StaffRequest
 from accounts.services._approval import claim_approved_request, target_id
-from accounts.services._common import Actor, is_staff_actor, require_actor, require_not_own_record, require_perm
+from accounts.services._common import (
+    Actor,
+    require_customer_or_perm,
+    require_not_own_record,
+    require_perm,
+)
 from bankportal import crypto
-from bankportal.actors import SystemActor
 from bankportal.audit.services import audit_record
 
 ERR_ACCOUNT_PASSWORD_FORMAT = _("The account password must be exactly 4 digits.")
@@ -97,16 +101,13 @@ def _rehash_if_stale(account: Account, password: str, ring: crypto.KeyRing, acto
 
 def _require_may_check(actor: Any, account: Account) -> None:
     """Who may present an account password: its holder, counter staff, or a job given the right."""
-    require_actor(actor)
-    if isinstance(actor, SystemActor):
-        allowed = actor.has_perm("accounts.check_account_password")
-    elif is_staff_actor(actor):
-        require_not_own_record(actor, account.holder_id)
-        allowed = actor.has_perm("accounts.take_cash")
-    else:
-        allowed = account.holder_id is not None and actor.customer_id == account.holder_id
-    if not allowed:
-        raise PermissionDenied("this actor may not check the account password")
+    require_customer_or_perm(
+        actor,
+        account.holder_id,
+        "accounts.check_account_password",
+        staff_perm="accounts.take_cash",
+        refusal="this actor may not check the account password",
+    )
 
 
 def account_password_check(*, account: Account, password: str, actor: Actor) -> PasswordCheck:

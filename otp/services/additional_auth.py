@@ -13,14 +13,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Customer
-from accounts.services._common import Actor, is_staff_actor, require_actor, require_not_own_record
-from bankportal.actors import SystemActor
+from accounts.services._common import (
+    Actor,
+    require_customer_or_perm,
+)
 from bankportal.audit.services import audit_record
 from bankportal.notifications.backends import ars_available
 from bankportal.notifications.services import send_ars_on_commit, send_sms_on_commit
@@ -68,16 +70,12 @@ def _key() -> bytes:
 
 def _require_may_act_for(actor: Any, customer: Customer) -> None:
     """The customer themselves, the bank's staff (phone centre), or a job given the right."""
-    require_actor(actor)
-    if isinstance(actor, SystemActor):
-        allowed = actor.has_perm("otp.add_additionalauthchallenge")
-    elif is_staff_actor(actor):
-        require_not_own_record(actor, customer.pk)
-        allowed = actor.has_perm("otp.add_additionalauthchallenge")
-    else:
-        allowed = actor.customer_id == customer.pk
-    if not allowed:
-        raise PermissionDenied("this actor may not authenticate for this customer")
+    require_customer_or_perm(
+        actor,
+        customer.pk,
+        "otp.add_additionalauthchallenge",
+        refusal="this actor may not authenticate for this customer",
+    )
 
 
 def _message(code: str, channel: str) -> str:

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -27,15 +27,13 @@ from accounts.models import Customer, StaffRequest
 from accounts.services._approval import claim_approved_request, target_id
 from accounts.services._common import (
     Actor,
-    is_staff_actor,
-    require_actor,
+    require_customer_or_perm,
     require_not_own_record,
     require_perm,
     user_or_none,
 )
 from accounts.services.staff_requests import staff_request_executor
 from bankportal import crypto
-from bankportal.actors import SystemActor
 from bankportal.audit.services import audit_record
 from otp import securitycard as rules
 from otp.models import SecurityCard
@@ -158,16 +156,9 @@ def security_card_codes(card: SecurityCard) -> tuple[str, ...]:
 
 def _require_may_answer(actor: Any, card: SecurityCard) -> None:
     """The card's customer (any of their users), or staff/jobs given ``otp.verify_securitycard``."""
-    require_actor(actor)
-    if isinstance(actor, SystemActor):
-        allowed = actor.has_perm(VERIFY_PERMISSION)
-    elif is_staff_actor(actor):
-        require_not_own_record(actor, card.customer_id)
-        allowed = actor.has_perm(VERIFY_PERMISSION)
-    else:
-        allowed = actor.customer_id is not None and actor.customer_id == card.customer_id
-    if not allowed:
-        raise PermissionDenied("this actor may not answer this security card")
+    require_customer_or_perm(
+        actor, card.customer_id, VERIFY_PERMISSION, refusal="this actor may not answer this security card"
+    )
 
 
 # --- Issue --------------------------------------------------------------------------------------

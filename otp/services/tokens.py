@@ -40,6 +40,7 @@ from accounts.services._common import (
     Actor,
     is_staff_actor,
     require_actor,
+    require_customer_or_perm,
     require_not_own_record,
     require_perm,
     user_or_none,
@@ -197,16 +198,7 @@ def normalise_serial(serial: str) -> str:
 
 def _require_customer_or(actor: Any, customer_id: int, perm: str) -> None:
     """The customer (any of their users), or staff and jobs holding ``perm`` (never on their own record)."""
-    require_actor(actor)
-    if isinstance(actor, SystemActor):
-        allowed = actor.has_perm(perm)
-    elif is_staff_actor(actor):
-        require_not_own_record(actor, customer_id)
-        allowed = actor.has_perm(perm)
-    else:
-        allowed = actor.customer_id is not None and actor.customer_id == customer_id
-    if not allowed:
-        raise PermissionDenied("this actor may not act on this customer's OTP")
+    require_customer_or_perm(actor, customer_id, perm, refusal="this actor may not act on this customer's OTP")
 
 
 def _require_customer_self(actor: Any, customer_id: int) -> None:
