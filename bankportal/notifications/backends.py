@@ -48,16 +48,18 @@ class BaseSmsBackend:
 
 
 class ConsoleSmsBackend(BaseSmsBackend):
+    label = "SMS"
+
     def send(self, message: Sms) -> None:
-        sys.stdout.write(f"[SMS to {message.to}] {message.body}\n")
+        sys.stdout.write(f"[{self.label} to {message.to}] {message.body}\n")
         sys.stdout.flush()
 
 
 class OutboxSmsBackend(BaseSmsBackend):
+    channel = OutboxMessage.Channel.SMS
+
     def send(self, message: Sms) -> None:
-        OutboxMessage.objects.create(
-            channel=OutboxMessage.Channel.SMS, to=message.to, body=message.body, purpose=message.purpose
-        )
+        OutboxMessage.objects.create(channel=self.channel, to=message.to, body=message.body, purpose=message.purpose)
 
 
 class HttpGatewaySmsBackend(BaseSmsBackend):
@@ -96,17 +98,12 @@ class HttpGatewaySmsBackend(BaseSmsBackend):
             raise DeliveryError(f"{self.gateway_name} answered {status}")
 
 
-class ConsoleArsBackend(BaseSmsBackend):
-    def send(self, message: Sms) -> None:
-        sys.stdout.write(f"[ARS call to {message.to}] {message.body}\n")
-        sys.stdout.flush()
+class ConsoleArsBackend(ConsoleSmsBackend):
+    label = "ARS call"
 
 
-class OutboxArsBackend(BaseSmsBackend):
-    def send(self, message: Sms) -> None:
-        OutboxMessage.objects.create(
-            channel=OutboxMessage.Channel.VOICE, to=message.to, body=message.body, purpose=message.purpose
-        )
+class OutboxArsBackend(OutboxSmsBackend):
+    channel = OutboxMessage.Channel.VOICE
 
 
 class HttpGatewayArsBackend(HttpGatewaySmsBackend):
