@@ -8,9 +8,9 @@ from typing import Any
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from bankportal.qr import qr_data_uri, qr_svg, qr_terminal
 from otp.additionalauth import verification_usable
 from otp.models import AdditionalAuthChallenge, OtpRegistration, OtpToken, SecurityCard
-from otp.qr import qr_data_uri, qr_svg, qr_terminal
 from otp.totp import mask_serial
 
 __all__ = [

@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-import io
-
-import segno
 from django.core.management.base import OutputWrapper
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.services.staff import staff_otpauth_uri, staff_totp_secret
-
-
-def enrolment_qr(uri: str) -> str:
-    """The QR code as text for a terminal (half blocks, light on dark as terminals usually are)."""
-    buffer = io.StringIO()
-    segno.make(uri, error="m").terminal(out=buffer, compact=True)
-    return buffer.getvalue()
+from bankportal.qr import qr_terminal
 
 
 def write_enrolment(stdout: OutputWrapper, device: TOTPDevice, *, qr: bool = True, indent: str = "  ") -> None:
@@ -23,7 +14,7 @@ def write_enrolment(stdout: OutputWrapper, device: TOTPDevice, *, qr: bool = Tru
     uri = staff_otpauth_uri(device)
     secret = staff_totp_secret(device)
     if qr:
-        stdout.write(enrolment_qr(uri), ending="")
+        stdout.write(qr_terminal(uri), ending="")
     stdout.write(f"{indent}otpauth URI:  {uri}")
     grouped = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
     stdout.write(f"{indent}secret (manual entry, time-based, 6 digits, 30 s): {grouped}")

@@ -1,7 +1,7 @@
 """Digital OTP (디지털 OTP): enrollment from the security centre with a standard authenticator app.
 
 Start creates a pending token (a fresh 160-bit secret, 30-second steps, this bank as issuer) and
-registration, and returns the otpauth URI for one QR code (``otp.qr``); the secret is stored only
+registration, and returns the otpauth URI for one QR code (``bankportal.qr``); the secret is stored only
 encrypted and the URI is never kept. One correct code confirms: the digital OTP becomes the
 customer's active OTP (it counts as OTP for the security tier) and a previous one is retired.
 Code checks share ``otp.services.tokens``'s rules (drift, replay guard, the token's error counter).

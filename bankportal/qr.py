@@ -1,4 +1,4 @@
-"""QR codes for otpauth URIs (digital OTP enrollment, staff authenticators). Pure: no ORM.
+"""QR codes for otpauth URIs (digital OTP enrollment, staff authenticators). Imports no app, no ORM.
 
 segno draws the code: pure Python, no Pillow, SVG and terminal output. The SVG has no text, no
 script and no ``style`` attribute (the strict CSP allows none inline), and the data URI suits
