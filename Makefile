@@ -65,7 +65,8 @@ run: $(INSTALLED) | $(VAR)
 	@echo "  DEBUG=1 $(BIN)/python manage.py staff_otp_code teller01    (or manager01)"
 # --- create_ca: a later issue adds the demo certificate authority here, e.g.
 # ---	$(DJANGO) create_ca
-	$(DJANGO) runserver 127.0.0.1:8000
+	@echo "Text messages and ARS calls (one-time codes, notices) are printed below by the development server."
+	SMS_BACKEND=$${SMS_BACKEND:-console} ARS_BACKEND=$${ARS_BACKEND:-console} $(DJANGO) runserver 127.0.0.1:8000
 
 # pytest's exit code is passed through untouched: 5 ("no tests collected") fails the target.
 test: $(INSTALLED) | $(VAR)

@@ -54,3 +54,9 @@ def normalise(value: str) -> str:
 
 def display(digits: str) -> str:
     return f"{digits[:3]}-{digits[3:5]}-{digits[5:11]}-{digits[11]}"
+
+
+def masked(digits: str) -> str:
+    """``101-01-***456-7``: branch, product and the last digits a customer recognises (receipts, SMS)."""
+    shown = display(digits)
+    return f"{shown[:7]}***{shown[10:]}"

@@ -1,4 +1,4 @@
-"""Staff forms for the branch admin: input shape only.
+"""Staff forms for the branch admin, and the customer-facing forms: input shape only.
 
 Business rules (valid numbers, duplicate customers, password strength, balances) are checked by
 ``accounts.services``; the admin maps the service's ``ValidationError`` back onto these forms
@@ -7,20 +7,27 @@ with ``add_service_error`` so each message appears next to its field.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any, cast
 
+from axes.handlers.proxy import AxesProxyHandler
+from axes.helpers import get_credentials
 from django import forms
 from django.contrib.admin.widgets import ForeignKeyRawIdWidget
+from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db.models import ManyToOneRel
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
+from accounts import accountnumbers
 from accounts.agreements import user_id_valid
-from accounts.idnumbers import InvalidNumber, normalise_rrn
-from accounts.models import Account, Customer, DepositProduct
+from accounts.idnumbers import InvalidNumber, normalise_rrn, parse_brn
+from accounts.models import Account, Agreement, Customer, DepositProduct, User
 from accounts.services import customers as customer_services
+from accounts.services.agreement_online import ONLINE_RELEASE_REASONS
 from accounts.services.web_members import ERR_USER_ID_SHAPE
 from bankportal.forms import add_service_error  # noqa: F401 - re-exported for the admin
 
@@ -238,8 +245,9 @@ class AccountPasswordResetForm(StaffForm):
 # --- Customer-facing forms -----------------------------------------------------------------
 
 
-class WebMemberSignupForm(forms.Form):
-    """Web-member sign-up (웹회원 가입): the password rules are shown before anything is typed."""
+class UserIdPasswordForm(forms.Form):
+    """A new user ID and a password typed twice; the rules are shown before anything is typed and
+    the password validators run in the service (web-member sign-up, online registration)."""
 
     username = forms.CharField(
         label=_("User ID"),
@@ -257,8 +265,6 @@ class WebMemberSignupForm(forms.Form):
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
-    name = forms.CharField(label=_("Name"), max_length=150, widget=forms.TextInput(attrs={"autocomplete": "name"}))
-    email = forms.EmailField(label=_("Email"), widget=forms.EmailInput(attrs={"autocomplete": "email"}))
 
     def clean_username(self) -> str:
         username = str(self.cleaned_data["username"]).strip().lower()
@@ -272,3 +278,248 @@ class WebMemberSignupForm(forms.Form):
         if first and second and first != second:
             self.add_error("password2", ValidationError(ERR_PASSWORDS_DIFFER, code="password_mismatch"))
         return cleaned
+
+
+class WebMemberSignupForm(UserIdPasswordForm):
+    """Web-member sign-up (웹회원 가입)."""
+
+    name = forms.CharField(label=_("Name"), max_length=150, widget=forms.TextInput(attrs={"autocomplete": "name"}))
+    email = forms.EmailField(label=_("Email"), widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+
+
+# --- E-banking agreement flows (인터넷뱅킹 등록, 아이디 찾기, 일시정지 해제) ----------------------------
+#
+# Shape only: a malformed value gets its message here and never reaches a service, so it is not
+# counted as a wrong entry. Whether the details match is the service's decision, and it answers
+# one message for every mismatch. The identifying number and the account password are never
+# rendered back to the browser.
+
+ERR_EBANKING_NAME = _("Enter the account holder's name as registered with the bank.")
+ERR_EBANKING_ID_NUMBER = _(
+    "Enter your 13-digit resident registration number or 10-digit business registration number, digits only "
+    "or with hyphens."
+)
+ERR_EBANKING_BIRTH_OR_BRN = _(
+    "Enter your birth date as 8 digits (e.g. 19900101), or your 10-digit business registration number."
+)
+ERR_EBANKING_ACCOUNT_NUMBER = _("Enter the 12-digit withdrawal account number (hyphens optional). Check each digit.")
+ERR_CARD_HALF = _("Enter 2 digits.")
+ERR_OTP_CODE = _("Enter the 6-digit number shown on your OTP now, digits only.")
+ERR_SMS_CODE = _("Enter the 6-digit code from the text message or call, digits only.")
+ERR_SEND_CHANNEL = _("Choose a text message (SMS) or an ARS call.")
+ERR_LOGIN_TERMINATED = _(
+    "Your e-banking agreement has ended, so this user ID can no longer log in. To use internet banking "
+    "again, apply at a branch with your ID."
+)
+ERR_LOGIN_SUSPENDED_ONLINE = _(
+    "Internet banking is suspended for this user ID (%(reason)s). You can release it online with your "
+    "withdrawal account, security medium and a code sent to your phone, then log in."
+)
+ERR_LOGIN_SUSPENDED_BRANCH = _(
+    "Internet banking is suspended for this user ID (%(reason)s). This suspension can only be released at "
+    "a branch: please visit one with your ID."
+)
+
+_SEPARATORS = re.compile(r"[\s-]")
+
+
+def _secret_text(**attrs: str) -> forms.PasswordInput:
+    # Never rendered back: typed again after any error.
+    return forms.PasswordInput(render_value=False, attrs={"autocomplete": "off", "spellcheck": "false", **attrs})
+
+
+class EbankingIdentifyForm(forms.Form):
+    """Step 1 of registration and release: name, RRN or business number, withdrawal account and its password."""
+
+    name = forms.CharField(
+        label=_("Name"),
+        max_length=100,
+        error_messages={"required": ERR_EBANKING_NAME},
+        widget=forms.TextInput(attrs={"autocomplete": "name"}),
+    )
+    id_number = forms.CharField(
+        label=_("Resident or business registration number"),
+        max_length=20,
+        strip=True,
+        help_text=_("13 digits (YYMMDD-NNNNNNN) for individuals, 10 digits for businesses. Never shown again."),
+        error_messages={"required": ERR_EBANKING_ID_NUMBER},
+        widget=_secret_text(inputmode="numeric"),
+    )
+    account_number = forms.CharField(
+        label=_("Withdrawal account number"),
+        max_length=20,
+        help_text=_("The account designated at the branch when you signed the agreement."),
+        error_messages={"required": ERR_EBANKING_ACCOUNT_NUMBER},
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
+    account_password = AccountPinField(label=_("Account password"), help_text=_("The 4-digit account password."))
+
+    def clean_name(self) -> str:
+        return " ".join(str(self.cleaned_data["name"]).split())
+
+    def clean_id_number(self) -> str:
+        value = str(self.cleaned_data["id_number"])
+        for parse in (normalise_rrn, parse_brn):
+            try:
+                return parse(value)
+            except InvalidNumber:
+                continue
+        raise ValidationError(ERR_EBANKING_ID_NUMBER, code="id_number_shape")
+
+    def clean_account_number(self) -> str:
+        try:
+            return accountnumbers.normalise(str(self.cleaned_data["account_number"]))
+        except accountnumbers.InvalidAccountNumber:
+            raise ValidationError(ERR_EBANKING_ACCOUNT_NUMBER, code="account_number_shape") from None
+
+
+class FindIdForm(EbankingIdentifyForm):
+    """아이디 찾기: the birth date (8 digits) instead of the RRN, or the business registration number."""
+
+    id_number = forms.CharField(
+        label=_("Birth date or business registration number"),
+        max_length=20,
+        strip=True,
+        help_text=_("Birth date as 8 digits (e.g. 19900101); businesses: the 10-digit registration number."),
+        error_messages={"required": ERR_EBANKING_BIRTH_OR_BRN},
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
+
+    def clean_id_number(self) -> str:
+        value = _SEPARATORS.sub("", str(self.cleaned_data["id_number"])).replace(".", "").replace("/", "")
+        if len(value) == 8 and value.isascii() and value.isdigit():
+            try:
+                dt.date(int(value[:4]), int(value[4:6]), int(value[6:]))
+            except ValueError:
+                raise ValidationError(ERR_EBANKING_BIRTH_OR_BRN, code="id_number_shape") from None
+            return value
+        try:
+            return parse_brn(value)
+        except InvalidNumber:
+            raise ValidationError(ERR_EBANKING_BIRTH_OR_BRN, code="id_number_shape") from None
+
+
+class _DigitsField(forms.CharField):
+    """Digits as typed: the spaces and hyphens people put between them are dropped first."""
+
+    def to_python(self, value: Any) -> str:
+        return _SEPARATORS.sub("", super().to_python(value) or "")
+
+
+def _digits_field(label: Any, digits: int, message: Any, **attrs: str) -> _DigitsField:
+    return _DigitsField(
+        label=label,
+        max_length=digits + 4,  # room for the spaces typed between digits; the validator wants exactly ``digits``
+        validators=[RegexValidator(rf"^[0-9]{{{digits}}}$", message=message, code="digits_shape")],
+        error_messages={"required": message, "max_length": message},
+        widget=forms.TextInput(
+            attrs={"inputmode": "numeric", "autocomplete": "off", "spellcheck": "false", "size": str(digits + 2)}
+            | attrs
+        ),
+    )
+
+
+class SecurityCardAnswerForm(forms.Form):
+    """A security card challenge: the first two digits of one code and the last two of another."""
+
+    first_half = _digits_field(_("First two digits"), 2, ERR_CARD_HALF)
+    second_half = _digits_field(_("Last two digits"), 2, ERR_CARD_HALF)
+
+    def answer(self) -> str:
+        return self.cleaned_data["first_half"] + self.cleaned_data["second_half"]
+
+
+class OtpAnswerForm(forms.Form):
+    code = _digits_field(_("Number shown on your OTP"), 6, ERR_OTP_CODE, autocomplete="one-time-code")
+
+    def answer(self) -> str:
+        return str(self.cleaned_data["code"])
+
+
+class AdditionalAuthSendForm(forms.Form):
+    """Send the phone code (추가인증) by text message or, where the bank offers it, an ARS call."""
+
+    channel = forms.ChoiceField(
+        choices=[("sms", "sms"), ("ars", "ars")],
+        error_messages={"required": ERR_SEND_CHANNEL, "invalid_choice": ERR_SEND_CHANNEL},
+    )
+
+
+class AdditionalAuthCodeForm(forms.Form):
+    phone_code = _digits_field(_("Code sent to your phone"), 6, ERR_SMS_CODE, autocomplete="one-time-code")
+
+
+class EbankingLoginChoiceForm(UserIdPasswordForm):
+    """Step 3 of registration: the user ID and login password."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["password1"].label = _("Login password")
+        self.fields["password2"].label = _("Login password (again)")
+
+
+class EbankingAuthenticationForm(AuthenticationForm):
+    """The login form, aware of the user's e-banking agreement (shape and state only; the view
+    records wrong entries and use through the services).
+
+    - A suspended agreement refuses the sign-in (right password) with the reason, and says
+      whether it can be released online (``release_online``).
+    - A terminated agreement's user (made inactive) gets a clear message instead of the generic
+      one, but only when the password is right, so the message reveals nothing to a guesser.
+    - ``wrong_password_agreement``: the active agreement whose login password was just entered
+      wrongly (checked, not refused by the sign-in throttle), for the view to count;
+      ``active_agreement``: the active agreement of a user allowed in, for the view to record use.
+    """
+
+    release_online: bool = False
+    wrong_password_agreement: Agreement | None = None
+    active_agreement: Agreement | None = None  # the signed-in user's active agreement (to record the use)
+
+    def clean(self) -> dict[str, Any]:
+        username = self.cleaned_data.get("username")
+        password = self.cleaned_data.get("password")
+        # Only a password the backends actually checked counts: not one the sign-in throttle refused.
+        checked = (
+            self.request is not None
+            and bool(username and password)
+            and AxesProxyHandler.is_allowed(self.request, get_credentials(username))
+        )
+        try:
+            return super().clean()
+        except ValidationError as error:
+            if not checked or getattr(error, "code", None) != "invalid_login":
+                raise
+            user = User._default_manager.filter(username=username).first()
+            agreement = _agreement_of(user)
+            if user is None or agreement is None:
+                raise
+            terminated = not user.is_active and agreement.state == Agreement.State.TERMINATED
+            if terminated and user.check_password(str(password)):
+                raise ValidationError(ERR_LOGIN_TERMINATED, code="agreement_terminated") from None
+            if user.is_active and agreement.state == Agreement.State.ACTIVE:
+                self.wrong_password_agreement = agreement
+            raise
+
+    def confirm_login_allowed(self, user: User) -> None:
+        super().confirm_login_allowed(user)
+        agreement = _agreement_of(user)
+        if agreement is not None and agreement.state == Agreement.State.ACTIVE:
+            self.active_agreement = agreement
+        if agreement is None or agreement.state != Agreement.State.SUSPENDED:
+            return
+        self.release_online = agreement.suspension_reason in ONLINE_RELEASE_REASONS
+        message = ERR_LOGIN_SUSPENDED_ONLINE if self.release_online else ERR_LOGIN_SUSPENDED_BRANCH
+        raise ValidationError(
+            message,
+            code="agreement_suspended",
+            params={"reason": agreement.get_suspension_reason_display()},
+        )
+
+
+def _agreement_of(user: Any) -> Agreement | None:
+    if user is None:
+        return None
+    try:
+        return cast(Agreement, user.agreement)
+    except Agreement.DoesNotExist:
+        return None

@@ -533,6 +533,10 @@ class Agreement(models.Model):
         related_name="agreement",
     )
     last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
+    # When the advance dormancy notice (30 days before suspension) went out. It belongs to the
+    # current dormancy cycle only while it is later than ``last_used_at``: a use after it starts a
+    # new cycle, which gets its own notice (``accounts.services.agreement_jobs``).
+    dormancy_notice_sent_at = models.DateTimeField(_("dormancy notice sent at"), null=True, blank=True)
     wrong_entries = models.PositiveSmallIntegerField(_("consecutive wrong entries"), default=0)
     suspended_at = models.DateTimeField(_("suspended at"), null=True, blank=True)
     lapsed_at = models.DateTimeField(_("lapsed at"), null=True, blank=True)

@@ -3,9 +3,12 @@ import logging
 from celery import shared_task
 
 from accounts.selectors import ledger_problems
+from accounts.services.agreement_jobs import agreements_dormancy_sweep, agreements_lapse_due
+from accounts.services.agreements import LAPSE_PERMISSION, SUSPEND_PERMISSION
 from accounts.services.ledger import internal_balances_roll_up
 from accounts.services.staff_requests import EXPIRE_PERMISSION, staff_request_expire_due
 from bankportal.actors import system_actor
+from bankportal.middleware import RequestContext, use_context
 
 logger = logging.getLogger(__name__)
 
@@ -31,3 +34,19 @@ def staff_request_expire_task() -> dict[str, object]:
     """Just after midnight KST: close the staff requests left open at the end of their business day."""
     actor = system_actor("staff_request_expiry", [EXPIRE_PERMISSION])
     return {"expired": staff_request_expire_due(actor=actor)}
+
+
+@shared_task
+def agreements_lapse_task() -> dict[str, object]:
+    """Just after midnight KST: lapse the applications not registered online by their deadline."""
+    actor = system_actor("agreement_lapse", [LAPSE_PERMISSION])
+    with use_context(RequestContext(ip=None, user_agent="", channel="task")):
+        return agreements_lapse_due(actor=actor).as_dict()
+
+
+@shared_task
+def agreements_dormancy_task() -> dict[str, object]:
+    """Just after midnight KST: suspend agreements unused for 12 months; send the 30-day notices."""
+    actor = system_actor("agreement_dormancy", [SUSPEND_PERMISSION])
+    with use_context(RequestContext(ip=None, user_agent="", channel="task")):
+        return agreements_dormancy_sweep(actor=actor).as_dict()

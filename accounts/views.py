@@ -1,15 +1,19 @@
 """Public deposit-product information and web-member (웹회원) login/logout.
 
 Web-member login gives product information and board inquiries only; banking needs
-certificate login, which the certificate centre provides.
+certificate login, which the certificate centre provides. The e-banking agreement pages
+(registration, ID lookup, online release) are in ``accounts.ebanking_views``.
 """
 
 from __future__ import annotations
+
+import contextlib
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.password_validation import password_validators_help_texts
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -18,8 +22,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from accounts.forms import WebMemberSignupForm
+from accounts.forms import EbankingAuthenticationForm, WebMemberSignupForm
 from accounts.selectors import customer_accounts, deposit_products_on_sale
+from accounts.services.agreements import agreement_record_use, agreement_record_wrong_entry, agreement_web_actor
 from accounts.services.web_members import web_member_create
 from bankportal.actors import system_actor
 from bankportal.forms import add_service_error
@@ -38,8 +43,33 @@ def products(request: HttpRequest) -> HttpResponse:
 
 
 class LoginView(auth_views.LoginView):
+    """Sign-in, aware of the e-banking agreement (``EbankingAuthenticationForm``).
+
+    A wrong login password for a user ID of an active agreement counts a wrong entry (the 5th
+    suspends it and texts the customer); a right one resets the count and records the use
+    (dormancy). A suspended agreement's user is refused with the reason and where to release it;
+    an ended one's with a clear message. Web members and staff sign in as before. The sign-in
+    throttle (``bankportal/throttling.py``) runs first, on every attempt, as before.
+    """
+
     template_name = "registration/login.html"
     redirect_authenticated_user = True
+    authentication_form = EbankingAuthenticationForm
+
+    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
+        response = super().form_valid(form)
+        agreement = getattr(form, "active_agreement", None)
+        if agreement is not None:
+            # Suspended or ended in the same instant by another request: nothing to record.
+            with contextlib.suppress(ValidationError):
+                agreement_record_use(agreement=agreement, actor=form.get_user())
+        return response
+
+    def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
+        agreement = getattr(form, "wrong_password_agreement", None)
+        if agreement is not None:
+            agreement_record_wrong_entry(agreement=agreement, actor=agreement_web_actor(), what="login_password")
+        return super().form_invalid(form)
 
 
 class LogoutView(auth_views.LogoutView):

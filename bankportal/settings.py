@@ -192,6 +192,18 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=0, minute=5),
         "options": {"expires": 60 * 60},
     },
+    # E-banking agreements: applications past their D+4 deadline lapse (the first instant of the
+    # new KST day is past it), then dormancy suspensions and their 30-day notices for the new day.
+    "agreements-lapse-nightly": {
+        "task": "accounts.tasks.agreements_lapse_task",
+        "schedule": crontab(hour=0, minute=10),
+        "options": {"expires": 60 * 60},
+    },
+    "agreements-dormancy-nightly": {
+        "task": "accounts.tasks.agreements_dormancy_task",
+        "schedule": crontab(hour=0, minute=20),
+        "options": {"expires": 60 * 60},
+    },
     "ledger-verify-nightly": {
         "task": "accounts.tasks.ledger_verify_task",
         "schedule": crontab(hour=2, minute=10),

@@ -157,6 +157,20 @@ class SignInThrottleHandler(AxesCacheHandler):
         return None
 
 
+def signin_throttle_clear_user(request: HttpRequest, username: str) -> None:
+    """Clear ``username``'s own sign-in counters for this client (never the per-IP one).
+
+    For a flow where the customer has just proved who they are more strongly than a password does
+    (the online release of a wrong-entry suspension: account password, security medium and a code
+    sent to their phone), so the release is not followed by a 15-minute pause for the same person.
+    """
+    AxesProxyHandler.update_request(request)
+    handler = AxesProxyHandler.get_implementation()
+    if isinstance(handler, SignInThrottleHandler):
+        credentials = get_credentials(username)
+        handler.cache.delete_many([c.key for c in handler.counters(request, credentials) if c.per_user])
+
+
 @receiver(user_locked_out, dispatch_uid="bankportal_signin_locked_out")
 def _record_lockout(sender: Any, request: Any, username: str | None, ip_address: str | None, **kwargs: Any) -> None:
     # Once per lockout (when a counter reaches its limit), never per refused attempt.

@@ -282,6 +282,7 @@ class AdditionalAuthChallenge(models.Model):
         OTHER_BANK_CERTIFICATE = "other_bank_certificate", _("Registering another bank's certificate")
         FINANCIAL_CERTIFICATE_ISSUE = "financial_certificate_issue", _("Financial certificate issue")
         DIGITAL_OTP_ENROLL = "digital_otp_enroll", _("Digital OTP enrollment")
+        SUSPENSION_RELEASE = "suspension_release", _("Releasing an internet banking suspension")
 
     class Channel(models.TextChoices):
         SMS = "sms", _("Text message (SMS)")

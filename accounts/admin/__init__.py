@@ -9,8 +9,10 @@ field is never echoed, and an RRN typed as a search term is swapped for the matc
 ids before any page is drawn (see ``bankportal.admin``).
 
 Custom pages (``get_urls``): customer ``find-by-rrn/`` and ``<id>/lift-minor-cap/``; account
-``<id>/deposit/``, ``<id>/withdraw/`` and ``<id>/reset-password/``; journal ``<id>/reverse/``.
+``<id>/deposit/``, ``<id>/withdraw/`` and ``<id>/reset-password/``; journal ``<id>/reverse/``;
+e-banking agreement ``add/`` (the branch application), ``<id>/receipt/``, ``<id>/suspend/``,
+``<id>/request-release/`` and ``<id>/terminate/``.
 """
 
 # Importing the modules registers their ModelAdmins (staff_requests: the approval queue, 책임자 승인).
-from accounts.admin import catalogue, customers, ledger, staff_requests  # noqa: F401
+from accounts.admin import agreements, catalogue, customers, ledger, staff_requests  # noqa: F401

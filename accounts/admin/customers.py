@@ -20,6 +20,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from accounts import services
+from accounts.admin.agreements import customer_agreement_links
 from accounts.admin.common import (
     RRN_HITS_PARAM,
     record_personal_data_view,
@@ -237,6 +238,7 @@ class CustomerAdmin(StaffPagesMixin, ResidentNumberSafeSearchMixin, admin.ModelA
             extra["request_contact_change_url"] = self._url("request_contact_change", customer.pk)
             extra["can_lift_minor_cap"] = customer.solo_minor_cap and may_request
             extra["lift_minor_cap_url"] = self._url("lift_minor_cap", customer.pk)
+            extra.update(customer_agreement_links(customer, request.user, self.admin_site.name))
             if self.has_view_or_change_permission(request, customer):
                 record_personal_data_view(request, action="customer.view", obj=customer, customer_id=customer.pk)
         return super().change_view(request, object_id, form_url, extra)

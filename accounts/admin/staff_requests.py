@@ -25,7 +25,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts import services
 from accounts.admin.common import record_personal_data_view, staff_user
 from accounts.forms import StaffForm
-from accounts.models import Account, StaffRequest, User
+from accounts.models import Account, Agreement, StaffRequest, User
 from accounts.services import staff_requests as request_services
 from bankportal.admin import Label, ReadOnlyAdminMixin, ResidentNumberSafeSearchMixin, StaffPagesMixin
 
@@ -294,6 +294,12 @@ class StaffRequestAdmin(StaffPagesMixin, ResidentNumberSafeSearchMixin, ReadOnly
                 _("mobile phone %(phone)s, email %(email)s")
                 % {"phone": obj.payload.get("phone", ""), "email": obj.payload.get("email") or "—"}
             )
+        if obj.kind == StaffRequest.Kind.AGREEMENT_RELEASE and obj.payload:
+            # The manager must see how the release was asked for: a phone release has no ID check at the counter.
+            channel = {"branch": _("at the branch"), "phone": _("by phone")}.get(obj.payload.get("channel", ""), "—")
+            reasons = dict(Agreement.SuspensionReason.choices)
+            reason = reasons.get(obj.payload.get("suspension_reason", ""), "—")
+            return str(_("asked %(channel)s; suspended for: %(reason)s") % {"channel": channel, "reason": reason})
         return "—"
 
     def _flags(self, request: HttpRequest, obj: StaffRequest) -> dict[str, Any]:

@@ -11,14 +11,21 @@ public surface.
 
 from accounts.identity import customer_rrn
 from accounts.services._common import Actor
+from accounts.services.agreement_jobs import agreements_dormancy_sweep, agreements_lapse_due
+from accounts.services.agreement_online import (
+    IdentifyPurpose,
+    agreement_identify,
+    agreement_register_online,
+    agreement_release_online,
+    agreement_user_id_lookup,
+    mask_user_id,
+)
 from accounts.services.agreements import (
     agreement_apply,
     agreement_lapse,
     agreement_record_use,
     agreement_record_wrong_entry,
-    agreement_register_online,
     agreement_release,
-    agreement_release_online,
     agreement_suspend,
     agreement_terminate,
     agreement_web_actor,
@@ -66,7 +73,13 @@ __all__ = [
     "account_open",
     "account_password_check",
     "account_password_reset",
+    "IdentifyPurpose",
     "agreement_apply",
+    "agreement_identify",
+    "agreement_user_id_lookup",
+    "agreements_dormancy_sweep",
+    "agreements_lapse_due",
+    "mask_user_id",
     "agreement_lapse",
     "agreement_record_use",
     "agreement_record_wrong_entry",

@@ -1,12 +1,14 @@
-"""E-banking agreements (전자금융 약정): branch application, online registration, lapse, suspension,
-wrong entries, use, release (maker-checker), termination.
+"""E-banking agreements (전자금융 약정): branch application, lapse, suspension, wrong entries, use,
+release (maker-checker), termination.
 
 Rules (deadline, dormancy, wrong-entry limit, documents) live in ``accounts.agreements``; this
 module locks, checks them against the row and writes, one transaction per change with an audit
 event naming the actor. Lock order: staff request, then the agreement row, then the user.
 
-Anonymous web flows (online registration, ID lookup, sign-in) act as the named system actor from
-``agreement_web_actor()``; signed-in customers act as their own ``User``.
+The anonymous web flows (online registration, ID lookup, online release) are in
+``accounts.services.agreement_online``; the nightly sweeps (lapse, dormancy) in
+``accounts.services.agreement_jobs``. Anonymous flows and sign-in act as the named system actor
+from ``agreement_web_actor()``; signed-in customers act as their own ``User``.
 """
 
 from __future__ import annotations
@@ -16,16 +18,14 @@ from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts import accountnumbers, ages
+from accounts import ages
 from accounts import agreements as rules
-from accounts.identity import rrn_blind_index
-from accounts.idnumbers import InvalidNumber, age_on, normalise_rrn, parse_brn
+from accounts.idnumbers import age_on
 from accounts.models import Account, Agreement, Customer, StaffRequest, User
 from accounts.services._approval import claim_approved_request, require_staff_person, target_id
 from accounts.services._common import (
@@ -35,7 +35,6 @@ from accounts.services._common import (
     require_not_own_record,
     require_perm,
 )
-from accounts.services.passwords import PasswordCheck, account_password_check
 from accounts.services.staff_requests import staff_request_executor
 from bankportal.actors import SystemActor, system_actor
 from bankportal.audit.services import audit_record
@@ -51,7 +50,18 @@ RELEASE_PERMISSION = "accounts.release_agreement"
 TERMINATE_PERMISSION = "accounts.terminate_agreement"
 LAPSE_PERMISSION = "accounts.change_agreement"
 USE_PERMISSION = "accounts.use_agreement"
-WEB_FLOW_PERMISSIONS = frozenset({USE_PERMISSION, "accounts.check_account_password"})
+# The anonymous web flows check the account password, the security medium (card or OTP) and the
+# SMS/ARS additional authentication of the customer they have identified (``otp`` permissions,
+# named here as strings: accounts imports nothing from otp).
+WEB_FLOW_PERMISSIONS = frozenset(
+    {
+        USE_PERMISSION,
+        "accounts.check_account_password",
+        "otp.verify_securitycard",
+        "otp.verify_otpregistration",
+        "otp.add_additionalauthchallenge",
+    }
+)
 PHONE_RELEASE_MIN_AGE = 14
 
 ERR_UNDER_18_ALONE = _(
@@ -67,21 +77,6 @@ ERR_ACCOUNT_NOT_CUSTOMERS = _("Withdrawal account %(number)s is not the customer
 ERR_ACCOUNT_NOT_ACTIVE = _("Withdrawal account %(number)s is closed or has payments stopped.")
 ERR_DOCUMENTS_MISSING = _("These documents must be checked first: %(documents)s.")
 ERR_DOCUMENT_UNKNOWN = _("Unknown document: %(document)s.")
-ERR_DETAILS_MISMATCH = _(
-    "The details do not match an e-banking application awaiting registration. Check the name, "
-    "the resident or business registration number and the withdrawal account number."
-)
-ERR_ACCOUNT_PASSWORD_WRONG = _("The account password is wrong.")
-ERR_ACCOUNT_PASSWORD_LOCKED = _(
-    "The account password is locked after 5 wrong entries. Visit a branch with your ID to reset it."
-)
-ERR_REGISTRATION_CLOSED = _(
-    "The 5-day registration period for this application has ended. Please apply again at a branch."
-)
-ERR_ALREADY_REGISTERED = _("This agreement is already registered for internet banking.")
-ERR_MEDIUM_NOT_VERIFIED = _("Answer the security medium challenge first.")
-ERR_USER_ID_FORMAT = _("Choose a user ID of 6 to 20 lowercase letters and digits, starting with a letter.")
-ERR_USER_ID_TAKEN = _("This user ID is already taken. Choose another.")
 ERR_NOT_APPLIED = _("Only an application awaiting registration can lapse.")
 ERR_DEADLINE_NOT_PASSED = _("The registration deadline has not passed yet.")
 ERR_NOT_ACTIVE = _("Only an active agreement can be suspended or used.")
@@ -213,142 +208,6 @@ def agreement_apply(
         },
     )
     return agreement
-
-
-# --- Online registration ------------------------------------------------------------------------
-
-
-def _find_customer(id_number: str) -> Customer | None:
-    text = (id_number or "").strip()
-    try:
-        return Customer.objects.filter(rrn_index=rrn_blind_index(normalise_rrn(text))).first()
-    except InvalidNumber:
-        pass
-    try:
-        return Customer.objects.filter(brn=parse_brn(text)).first()
-    except InvalidNumber:
-        return None
-
-
-def _find_for_registration(name: str, id_number: str, account_number: str) -> tuple[Agreement, Account] | None:
-    customer = _find_customer(id_number)
-    if customer is None or customer.name.strip() != (name or "").strip():
-        return None
-    try:
-        number = accountnumbers.normalise(account_number)
-    except accountnumbers.InvalidAccountNumber:
-        return None
-    # The newest application: an open one, or the lapsed one (to say the period has ended).
-    agreement = (
-        Agreement.objects.filter(
-            customer=customer, state__in=[State.APPLIED, State.ACTIVE, State.SUSPENDED, State.LAPSED]
-        )
-        .order_by("-applied_at", "-pk")
-        .first()
-    )
-    if agreement is None:
-        return None
-    account = agreement.withdrawal_accounts.filter(number=number).first()
-    return (agreement, account) if account is not None else None
-
-
-def _audit_refusal(action: str, actor: Actor, customer_id: int | None, obj: Any, code: str) -> None:
-    with transaction.atomic():
-        audit_record(action=action, actor=actor, customer_id=customer_id, obj=obj, details={"refusal": code})
-
-
-def _check_login(username: str, password: str, customer: Customer) -> None:
-    errors: dict[str, list[ValidationError]] = {}
-    if not rules.user_id_valid(username):
-        errors["username"] = [_refuse(ERR_USER_ID_FORMAT, "user_id_format")]
-    elif User.objects.filter(username__iexact=username).exists():
-        errors["username"] = [_refuse(ERR_USER_ID_TAKEN, "user_id_taken")]
-    try:
-        validate_password(password, user=User(username=username, first_name=customer.name, email=customer.email))
-    except ValidationError as exc:
-        errors["password"] = exc.error_list
-    if errors:
-        raise ValidationError(errors)
-
-
-def agreement_register_online(
-    *,
-    name: str,
-    id_number: str,
-    account_number: str,
-    account_password: str,
-    medium_verified: bool,
-    username: str,
-    password: str,
-    actor: Actor,
-    now: dt.datetime | None = None,
-) -> Agreement:
-    """Register an applied agreement for internet banking (인터넷뱅킹 등록) and create its login.
-
-    ``id_number`` is the RRN or business registration number; ``medium_verified`` says the page
-    has checked the security medium challenge (``otp.services.security_medium_verify``) for this
-    customer. The account password is checked with its own failure count, so call this outside
-    any transaction. Refused after the deadline even if the lapse job has not run. Raises
-    ``ValidationError`` (fields ``username``/``password`` for login choices) for a bad user ID or
-    password, details that match no application, a wrong or locked account password, an ended
-    period, an agreement already registered, or an unverified medium; ``PermissionDenied`` without
-    ``accounts.use_agreement``.
-    """
-    require_perm(actor, USE_PERMISSION)
-    now = now or timezone.now()
-    found = _find_for_registration(name, id_number, account_number)
-    if found is None:
-        _audit_refusal("agreement.register_refused", actor, None, None, "details_mismatch")
-        raise _refuse(ERR_DETAILS_MISMATCH, "details_mismatch")
-    agreement, account = found
-    result = account_password_check(account=account, password=account_password, actor=actor)
-    if result is not PasswordCheck.OK:
-        locked = result is PasswordCheck.LOCKED
-        raise _refuse(
-            ERR_ACCOUNT_PASSWORD_LOCKED if locked else ERR_ACCOUNT_PASSWORD_WRONG,
-            "account_password_locked" if locked else "account_password_wrong",
-        )
-    _require_registrable(agreement, now)
-    if not medium_verified:
-        raise _refuse(ERR_MEDIUM_NOT_VERIFIED, "medium_not_verified")
-    _check_login(username, password, agreement.customer)
-    try:
-        return _register(agreement=agreement, username=username, password=password, actor=actor, now=now)
-    except IntegrityError:
-        # Someone took the user ID between the check and the insert.
-        raise ValidationError({"username": [_refuse(ERR_USER_ID_TAKEN, "user_id_taken")]}) from None
-
-
-def _require_registrable(agreement: Agreement, now: dt.datetime) -> None:
-    if agreement.state in (State.ACTIVE, State.SUSPENDED):
-        raise _refuse(ERR_ALREADY_REGISTERED, "already_registered")
-    if agreement.state == State.LAPSED or not rules.registration_open(agreement.applied_at, now):
-        raise _refuse(ERR_REGISTRATION_CLOSED, "registration_closed")
-
-
-@transaction.atomic
-def _register(*, agreement: Agreement, username: str, password: str, actor: Actor, now: dt.datetime) -> Agreement:
-    locked = _lock(agreement)
-    _require_registrable(locked, now)
-    user = User(username=username, customer_id=locked.customer_id, first_name=locked.customer.name)
-    user.email = locked.customer.email
-    user.set_password(password)
-    user.save()
-    locked.state = State.ACTIVE
-    locked.user = user
-    locked.registered_at = now
-    # Registration is the first use: dormancy counts from here.
-    locked.last_used_at = now
-    locked.wrong_entries = 0
-    locked.save(update_fields=["state", "user", "registered_at", "last_used_at", "wrong_entries"])
-    audit_record(
-        action="agreement.register",
-        actor=actor,
-        customer_id=locked.customer_id,
-        obj=locked,
-        details={"username": username, "user": user.pk},
-    )
-    return locked
 
 
 # --- Lapse, suspension, wrong entries, use ------------------------------------------------------
@@ -538,27 +397,6 @@ def agreement_release(*, request: StaffRequest, actor: Actor) -> Agreement:
         now=timezone.now(),
         details={"staff_request": request.pk, "channel": request.payload.get("channel", "branch")},
     )
-    return locked
-
-
-@transaction.atomic
-def agreement_release_online(*, agreement: Agreement, actor: Actor, now: dt.datetime | None = None) -> Agreement:
-    """Release a dormancy or wrong-entry suspension online (보안센터), after the page verified the
-    customer (identifying data, account password, security medium, additional authentication).
-
-    Raises ``ValidationError`` when not suspended or suspended for another reason;
-    ``PermissionDenied`` for anyone but the customer's own user or an actor with
-    ``accounts.use_agreement``.
-    """
-    _require_customer_or_perm(actor, agreement, USE_PERMISSION)
-    if is_staff_actor(actor):
-        raise PermissionDenied("staff release through an approved staff request")
-    locked = _lock(agreement)
-    if locked.state != State.SUSPENDED:
-        raise _refuse(ERR_NOT_SUSPENDED, "not_suspended")
-    if locked.suspension_reason not in (Reason.DORMANT, Reason.WRONG_ENTRIES):
-        raise _refuse(ERR_ONLINE_RELEASE_REASON, "online_release_reason")
-    _release(locked, actor=actor, now=now or timezone.now(), details={"channel": "online"})
     return locked
 
 

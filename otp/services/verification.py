@@ -45,6 +45,7 @@ class Purpose(models.TextChoices):
     CERTIFICATE_ISSUE = "certificate_issue", _("Certificate issue")
     LIMIT_RAISE = "limit_raise", _("Raising a transfer limit")
     SUSPENSION_RELEASE = "suspension_release", _("Releasing a suspension")
+    AGREEMENT_REGISTRATION = "agreement_registration", _("Internet banking registration")
 
 
 class Medium(enum.Enum):

@@ -52,3 +52,10 @@ def test_every_single_digit_error_is_caught(branch, product, serial, position, d
     digits[position] = str((int(digits[position]) + delta) % 10)
     with pytest.raises(InvalidAccountNumber):
         accountnumbers.normalise("".join(digits))
+
+
+def test_masked_keeps_branch_product_and_last_digits_only():
+    number = accountnumbers.build("101", "01", 123456)
+    shown = accountnumbers.masked(number)
+    assert shown == f"101-01-***{number[8:11]}-{number[11]}"
+    assert number[5:8] not in shown.replace("101-01-", "")

@@ -85,3 +85,25 @@ def page(request: pytest.FixtureRequest, browser, browser_locale: str, javascrip
             except Exception as exc:  # noqa: BLE001 - a failed screenshot must not hide the test failure
                 print(f"could not save screenshot for {request.node.nodeid}: {exc}")
         context.close()
+
+
+def console_problems(page) -> list[str]:  # type: ignore[no-untyped-def]
+    """Collects console errors (a CSP violation is one) and uncaught page errors from now on."""
+    problems: list[str] = []
+    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    return problems
+
+
+def staff_admin_login(page, username: str) -> None:  # type: ignore[no-untyped-def]
+    """Sign a staff member into the Korean admin as they do: user name, password and the code their
+    authenticator app shows now (computed from their TOTP device's key)."""
+    from accounts.models import User
+    from tests.conftest import STAFF_PASSWORD, staff_totp_code
+
+    page.goto("/admin/")
+    page.get_by_label("사용자 이름").fill(username)
+    page.get_by_label("비밀번호").fill(STAFF_PASSWORD)
+    page.locator("#id_otp_token").fill(staff_totp_code(User.objects.get(username=username)))
+    page.get_by_role("button", name="로그인").click()
+    page.wait_for_url("**/admin/")

@@ -9,17 +9,11 @@ import pytest
 from accounts import services
 from accounts.models import Account, Journal, StaffRequest, User
 from bankportal.audit.models import AuditEvent
+from tests.browser.conftest import console_problems
 from tests.conftest import ACCOUNT_PASSWORD, STAFF_PASSWORD, staff_totp_code
 
 # The live server needs committed data; tests/conftest.py puts the data-migration rows back.
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def _problems(page) -> list[str]:  # type: ignore[no-untyped-def]
-    problems: list[str] = []
-    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
-    return problems
 
 
 def _fill_sign_in(page, username: str, code: str) -> None:  # type: ignore[no-untyped-def]
@@ -41,7 +35,7 @@ def _login(page, username: str) -> None:  # type: ignore[no-untyped-def]
 def test_the_admin_sign_in_needs_the_authenticator_code(page, teller):
     """In Korean: the right password with a wrong code stays on the sign-in page with an error; the current
     code from the authenticator opens the admin."""
-    problems = _problems(page)
+    problems = console_problems(page)
     now = time.time()
     valid = {staff_totp_code(teller, at=now + offset) for offset in (-30, 0, 30, 60)}
     wrong = next(code for code in ("000000", "111111", "222222", "333333", "444444") if code not in valid)
@@ -62,7 +56,7 @@ def test_the_admin_sign_in_needs_the_authenticator_code(page, teller):
 
 
 def test_teller_finds_customer_by_rrn_and_takes_a_cash_deposit(page, teller, alice, alice_account):
-    problems = _problems(page)
+    problems = console_problems(page)
     rrn = services.customer_rrn(alice)
     _login(page, "teller")
     assert page.get_by_role("heading", name="영업점 업무").is_visible()
@@ -102,7 +96,7 @@ def test_wrong_account_password_is_refused_in_korean_and_counted(page, teller, a
 def test_teller_requests_a_reversal_and_only_a_managers_approval_posts_it(page, teller, manager, alice_account):
     """The teller records the reversal with a reason (nothing moves); the manager approves it from the queue."""
     journal = Journal.objects.filter(entries__account=alice_account).first()
-    problems = _problems(page)
+    problems = console_problems(page)
     _login(page, "teller")
     page.goto(f"/admin/accounts/journal/{journal.pk}/reverse/")
     page.locator("#id_reason").fill("금액 이중 입력")

@@ -13,19 +13,12 @@ from accounts.models import User
 from bankportal.audit.models import AuditEvent
 from bankportal.notifications.models import Notification
 from otp.models import AdditionalAuthChallenge, OtpRegistration, OtpToken
+from tests.browser.conftest import console_problems
 
 # The live server needs committed data; tests/conftest.py puts the data-migration rows back.
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "Long-pass-2031!"
-
-
-def _problems(page) -> list[str]:  # type: ignore[no-untyped-def]
-    """Console errors (a CSP violation is one) and uncaught page errors."""
-    problems: list[str] = []
-    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
-    return problems
 
 
 def test_a_customer_enrolls_a_digital_otp_in_korean(page, alice):
@@ -34,7 +27,7 @@ def test_a_customer_enrolls_a_digital_otp_in_korean(page, alice):
     current number: the centre shows the digital OTP active and the safe tier, and no page logged a
     console error (no CSP violation)."""
     User.objects.create_user(username="alice01", password=PASSWORD, customer=alice)
-    problems = _problems(page)
+    problems = console_problems(page)
 
     page.goto("/login/")
     assert page.locator("html").get_attribute("lang") == "ko"

@@ -12,9 +12,11 @@ from django.db import transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import services
-from accounts.idnumbers import brn_check_digit, format_brn
+from accounts.agreements import Document
+from accounts.identity import rrn_blind_index
+from accounts.idnumbers import brn_check_digit, format_brn, normalise_rrn
 from accounts.management.staff_enrolment import write_enrolment
-from accounts.models import Customer, DepositProduct, User
+from accounts.models import Agreement, Customer, DepositProduct, User
 from accounts.services.ledger import internal_balances_roll_up
 from accounts.services.staff import staff_otp_enrol
 from bankportal.actors import system_actor
@@ -22,12 +24,25 @@ from bankportal.audit.services import audit_seal
 from bankportal.content.models import FaqEntry, Notice
 from bankportal.middleware import RequestContext, use_context
 from bankportal.timeutil import kst_today
+from otp.models import SecurityCard
+from otp.services import security_card_issue
+from otp.services.cards import security_card_codes
 
 # Published demo credentials: seed_demo refuses to run with DEBUG off (see handle()).
 DEMO_PASSWORD = "Demo-pass-2026!"  # noqa: S105
 DEMO_ACCOUNT_PASSWORD = "4825"  # noqa: S105
 DEMO_STAFF = ("teller01", "manager01")
 STAFF_OTP_ACTOR = system_actor("command:seed_demo", ["otp_totp.add_totpdevice", "otp_totp.delete_totpdevice"])
+# The nightly dormancy job's own actor, run once so the dormant persona is suspended the way the job does it.
+DORMANCY_ACTOR = system_actor("command:seed_demo", ["accounts.suspend_agreement"])
+PERSONAL_DOCUMENTS = [Document.RESIDENT_CARD]
+BUSINESS_DOCUMENTS = [
+    Document.RESIDENT_CARD,
+    Document.BUSINESS_REGISTRATION,
+    Document.REPRESENTATIVE_ID,
+    Document.BANKBOOK,
+    Document.BANKBOOK_SEAL,
+]
 
 
 def demo_totp_key(username: str) -> str:
@@ -174,8 +189,10 @@ def _rrn_for(birth: dt.date, gender_female: bool, serial: str) -> str:
 class Command(BaseCommand):
     help = (
         "Create the demo personas: an adult customer, a minor (18) who signed up alone and so is capped at "
-        "1,000,000 won per transfer and 3,000,000 won a day, a corporate customer, a teller and a branch "
-        "manager, plus deposit products, notices and FAQ entries. Idempotent: existing rows are left as they are."
+        "1,000,000 won per transfer and 3,000,000 won a day, a corporate customer (each with an e-banking "
+        "agreement and a security card), a customer who applied today and has not registered online yet, a "
+        "dormant (suspended) customer, a teller and a branch manager, plus deposit products, notices and FAQ "
+        "entries. Idempotent: existing rows are left as they are."
     )
 
     def add_arguments(self, parser):  # type: ignore[no-untyped-def]
@@ -198,7 +215,28 @@ class Command(BaseCommand):
         for role, username, where, note in rows:
             self.stdout.write(f"  {role:<32} {username:<12} {where:<8} {note}")
         self.stdout.write(f"  Account password for every demo deposit account: {DEMO_ACCOUNT_PASSWORD}")
+        self.stdout.write(
+            f"  김하나's withdrawal account: {self.newcomer_account.number_display}; "
+            f"최휴면's: {self.dormant_account.number_display}"
+        )
+        self._print_security_cards()
         self._print_authenticators()
+
+    def _print_security_cards(self) -> None:
+        """The demo customers' security cards (보안카드): published demo data, like the passwords."""
+        self.stdout.write("")
+        self.stdout.write(
+            self.style.SUCCESS(
+                "Demo security cards (보안카드). A page asks for two code numbers: type the first two digits "
+                "of the first code, then the last two digits of the second."
+            )
+        )
+        for name, codes in self.cards:
+            self.stdout.write(f"{name}:")
+            for row in range(0, len(codes), 10):
+                self.stdout.write(
+                    "  " + "  ".join(f"{row + i + 1:02d}:{code}" for i, code in enumerate(codes[row : row + 10]))
+                )
 
     def _print_authenticators(self) -> None:
         self.stdout.write("")
@@ -237,7 +275,6 @@ class Command(BaseCommand):
         minor_birth = minor_birth.replace(year=minor_birth.year - 18, day=min(minor_birth.day, 28))
 
         adult = self._customer(
-            "hong01",
             teller,
             kind=Customer.Kind.INDIVIDUAL,
             name="홍길동",
@@ -246,7 +283,6 @@ class Command(BaseCommand):
             rrn=_rrn_for(adult_birth, False, "234561"),
         )
         minor = self._customer(
-            "minji01",
             teller,
             kind=Customer.Kind.INDIVIDUAL,
             name="이민지",
@@ -256,7 +292,6 @@ class Command(BaseCommand):
         )
         corp_prefix = "220875123"
         corp = self._customer(
-            "acme01",
             teller,
             kind=Customer.Kind.CORPORATION,
             name="(주)다솜상사",
@@ -264,15 +299,48 @@ class Command(BaseCommand):
             email="finance@dasomtrading.example",
             brn=format_brn(corp_prefix + str(brn_check_digit(corp_prefix))),
         )
+        newcomer = self._customer(
+            teller,
+            kind=Customer.Kind.INDIVIDUAL,
+            name="김하나",
+            phone="010-4567-8901",
+            email="hana@example.com",
+            rrn=_rrn_for(dt.date(1995, 9, 3), True, "345678"),
+        )
+        dormant = self._customer(
+            teller,
+            kind=Customer.Kind.INDIVIDUAL,
+            name="최휴면",
+            phone="010-5678-9012",
+            email="rest@example.com",
+            rrn=_rrn_for(dt.date(1979, 1, 25), False, "567890"),
+        )
         self._account(adult, demand, 5_000_000, teller)
         self._account(adult, installment, 300_000, teller)
         self._account(minor, demand, 200_000, teller)
         self._account(corp, demand, 120_000_000, teller)
+        self._account(newcomer, demand, 1_000_000, teller)
+        self._account(dormant, demand, 750_000, teller)
+        # Every e-banking customer holds a security medium; a branch issues the card with the agreement.
+        for customer in (adult, minor, corp, newcomer, dormant):
+            self._security_card(customer, teller)
+        self._agreement(adult, teller, "hong01")
+        self._agreement(minor, teller, "minji01")
+        self._agreement(corp, teller, "acme01", documents=BUSINESS_DOCUMENTS)
+        # 김하나 applied at the branch today and registers online herself (/ebanking/register/).
+        self._agreement(newcomer, teller, None)
+        self._agreement(dormant, teller, "rest01")
+        self._make_dormant(dormant)
+        self.cards = [(customer.name, self._card_codes(customer)) for customer in (newcomer, dormant, adult)]
+        self.newcomer_account = newcomer.accounts.order_by("pk").get()
+        self.dormant_account = dormant.accounts.order_by("pk").get()
         return [
-            ("Adult customer (web member)", "hong01", "/login/", "홍길동, 2 accounts"),
+            ("Adult customer (internet banking)", "hong01", "/login/", "홍길동, 2 accounts"),
             ("Minor who signed up alone", "minji01", "/login/", "이민지, age 18, transfer cap"),
             ("Corporate customer", "acme01", "/login/", "(주)다솜상사"),
-            ("Teller (staff)", "teller01", "/admin/", "opens accounts, takes cash, records requests"),
+            ("Applied, not registered yet", "(choose)", "/ebanking/register/", "김하나, 950903-2345678"),
+            ("Dormant, suspended", "rest01", "/security/release/", "최휴면, 790125-1567890"),
+            ("Teller (staff)", "teller01", "/admin/", "opens accounts, takes cash, takes e-banking applications"),
             ("Branch manager (staff)", "manager01", "/admin/", "approves staff requests (책임자 승인)"),
         ]
 
@@ -289,15 +357,49 @@ class Command(BaseCommand):
             )
         return user
 
-    def _customer(self, username: str, teller: User, **fields: str) -> Customer:
-        existing = User.objects.filter(username=username).select_related("customer").first()
-        if existing is not None and existing.customer is not None:
-            return existing.customer
-        customer = services.customer_create(actor=teller, **fields)  # type: ignore[arg-type]
-        user = User.objects.create_user(username=username, password=DEMO_PASSWORD, customer=customer)
-        user.first_name = customer.name
-        user.save(update_fields=["first_name"])
-        return customer
+    def _customer(self, teller: User, **fields: str) -> Customer:
+        """The persona's customer record, found again by its number on a re-run."""
+        if "rrn" in fields:
+            existing = Customer.objects.filter(rrn_index=rrn_blind_index(normalise_rrn(fields["rrn"]))).first()
+        else:
+            existing = Customer.objects.filter(brn=fields["brn"].replace("-", "")).first()
+        if existing is not None:
+            return existing
+        return services.customer_create(actor=teller, **fields)  # type: ignore[arg-type]
+
+    def _security_card(self, customer: Customer, teller: User) -> None:
+        if not SecurityCard.objects.filter(customer=customer, status__in=SecurityCard.LIVE_STATUSES).exists():
+            security_card_issue(customer=customer, actor=teller)
+
+    def _card_codes(self, customer: Customer) -> tuple[str, ...]:
+        card = SecurityCard.objects.get(customer=customer, status__in=SecurityCard.LIVE_STATUSES)
+        return security_card_codes(card)
+
+    def _agreement(
+        self, customer: Customer, teller: User, username: str | None, documents: list[Document] = PERSONAL_DOCUMENTS
+    ) -> None:
+        """Apply at the branch and, for ``username``, register online as the customer would."""
+        if Agreement.objects.filter(customer=customer).exists() or User.objects.filter(customer=customer).exists():
+            return  # already seeded (older demo databases have logins without an agreement: left as they are)
+        agreement = services.agreement_apply(
+            customer=customer, withdrawal_accounts=list(customer.accounts.all()), documents=documents, actor=teller
+        )
+        if username is not None:
+            services.agreement_register_online(
+                agreement=agreement,
+                medium_verified=True,
+                username=username,
+                password=DEMO_PASSWORD,
+                actor=services.agreement_web_actor(),
+            )
+
+    def _make_dormant(self, customer: Customer) -> None:
+        """Backdate the last use by 13 months and run the dormancy job, which suspends it (and texts the customer)."""
+        agreement = Agreement.objects.get(customer=customer, state__in=Agreement.OPEN_STATES)
+        if agreement.state != Agreement.State.ACTIVE or agreement.last_used_at is None:
+            return
+        Agreement.objects.filter(pk=agreement.pk).update(last_used_at=agreement.last_used_at - dt.timedelta(days=400))
+        services.agreements_dormancy_sweep(actor=DORMANCY_ACTOR)
 
     def _account(self, customer: Customer, product: DepositProduct, amount: int, teller: User) -> None:
         if customer.accounts.filter(product=product).exists():
