@@ -518,8 +518,14 @@ class Agreement(models.Model):
     documents = models.JSONField(_("documents checked"), default=list, blank=True)
     minor_signed_up_alone = models.BooleanField(_("minor signed up alone"), default=False)
     applied_at = models.DateTimeField(_("applied at"))
+    # No index: nothing looks agreements up by the teller, and every index costs the nightly sweeps
+    # a write per changed row (staff users are deactivated, never deleted).
     applied_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("applied by"), on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("applied by"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     registration_deadline = models.DateTimeField(_("online registration deadline"))
     registered_at = models.DateTimeField(_("registered online at"), null=True, blank=True)
@@ -553,8 +559,14 @@ class Agreement(models.Model):
             ("use_agreement", "Can check and record e-banking use and wrong entries (web flows)"),
         ]
         indexes = [
-            models.Index(fields=["state", "registration_deadline"], name="agreement_state_deadline_idx"),
-            models.Index(fields=["state", "last_used_at"], name="agreement_state_last_used_idx"),
+            # Partial, for the nightly sweeps: a row leaving the state (lapsed, suspended) gets no new
+            # entry in them, and they hold only the rows a sweep can change.
+            models.Index(
+                fields=["registration_deadline", "id"],
+                condition=Q(state="applied"),
+                name="agreement_applied_deadline_idx",
+            ),
+            models.Index(fields=["last_used_at", "id"], condition=Q(state="active"), name="agreement_active_used_idx"),
         ]
         constraints = [
             # One open (applied, active or suspended) agreement per customer.
