@@ -42,6 +42,10 @@ RUN DEBUG=0 \
     SECRET_KEY=collectstatic-placeholder-not-a-secret-0123456789abcdefghij \
     FIELD_ENCRYPTION_KEYS=build:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= \
     BLIND_INDEX_KEY=collectstatic-placeholder-not-a-secret-0000 \
+    ACCOUNT_PIN_KEY=build:BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBA= \
+    AUDIT_SEAL_KEY=build:CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCA= \
+    PKI_BASE_URL=https://collectstatic.invalid \
+    CA_KEY_PASSPHRASE=collectstatic-placeholder-not-a-secret \
     SMS_BACKEND=console \
     EMAIL_BACKEND=console \
     python manage.py collectstatic --noinput

@@ -1,11 +1,11 @@
 # bankportal developer tasks (GNU make).
 #
-#   make run    - virtualenv + migrate + demo data + development server on http://127.0.0.1:8000
+#   make run    - virtualenv + migrate + CA (ca_init) + demo data + development server on http://127.0.0.1:8000
 #   make test   - virtualenv + the pytest suite (SQLite unless DATABASE_URL / REDIS_URL are set)
 #
 # Every target that runs Django exports DEBUG=1, which enables the development defaults for
-# SECRET_KEY, FIELD_ENCRYPTION_KEYS, BLIND_INDEX_KEY, ACCOUNT_PIN_KEY and AUDIT_SEAL_KEY (see README,
-# "Configuration").
+# SECRET_KEY, FIELD_ENCRYPTION_KEYS, BLIND_INDEX_KEY, ACCOUNT_PIN_KEY, AUDIT_SEAL_KEY and
+# CA_KEY_PASSPHRASE (see README, "Configuration").
 # DATABASE_URL, REDIS_URL and the other settings are taken from your environment unchanged.
 
 SHELL := /bin/bash
@@ -59,12 +59,11 @@ $(VAR):
 
 run: $(INSTALLED) | $(VAR)
 	$(DJANGO) migrate --noinput
+	$(DJANGO) ca_init
 	$(DJANGO) seed_demo
 	@echo "Staff admin: http://127.0.0.1:8000/admin/ asks for user name, password and a 6-digit authenticator code."
 	@echo "  Scan a QR code above into an authenticator app, or print the current code in another terminal:"
 	@echo "  DEBUG=1 $(BIN)/python manage.py staff_otp_code teller01    (or manager01)"
-# --- create_ca: a later issue adds the demo certificate authority here, e.g.
-# ---	$(DJANGO) create_ca
 	@echo "Text messages and ARS calls (one-time codes, notices) are printed below by the development server."
 	SMS_BACKEND=$${SMS_BACKEND:-console} ARS_BACKEND=$${ARS_BACKEND:-console} $(DJANGO) runserver 127.0.0.1:8000
 

@@ -414,6 +414,35 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 
+# --- PKI: our own certificate authority for joint certificates (certcenter; `manage.py ca_init`).
+# PKI_BASE_URL is written into every customer certificate (CRL distribution point, OCSP and CA
+# issuer URLs), so it must be the public address relying parties reach, and it cannot change for
+# certificates already issued.
+PKI_BASE_URL = env_url("PKI_BASE_URL", "http://127.0.0.1:8000" if DEBUG else "", schemes=("https", "http"))
+if not PKI_BASE_URL:
+    raise ImproperlyConfigured("PKI_BASE_URL must be set when DEBUG is off (e.g. https://bank.example)")
+PKI_BASE_URL = PKI_BASE_URL.rstrip("/")
+# Encrypts the CA private keys at rest (PKCS#8, PBES2). Without it nothing can be signed, and with a
+# different one the stored keys do not open: keep it (and a backup of it) outside the database.
+_DEV_CA_KEY_PASSPHRASE = "dev-" + _dev_key("ca-key-passphrase")
+CA_KEY_PASSPHRASE = _dev_only("CA_KEY_PASSPHRASE", env_secret("CA_KEY_PASSPHRASE"), _DEV_CA_KEY_PASSPHRASE)
+if not DEBUG and (len(CA_KEY_PASSPHRASE) < 16 or CA_KEY_PASSPHRASE == _DEV_CA_KEY_PASSPHRASE):
+    raise ImproperlyConfigured("CA_KEY_PASSPHRASE must be at least 16 characters and not the development one")
+# Subject organisation (O) of our CA certificates and the stem of their common names (CN).
+BANK_CA_NAME = env_str("BANK_CA_NAME", BANK_NAME_EN).strip()
+if not BANK_CA_NAME or len(BANK_CA_NAME) > 48:  # room for " Issuing CA" in a 64-character CN
+    raise ImproperlyConfigured("BANK_CA_NAME must be 1-48 characters")
+# CRL and OCSP clients fetch over plain HTTP (RFC 5280 4.2.1.13, RFC 6960 A.1) and do not follow
+# redirects; the answers are signed, so /pki/ stays reachable without TLS when PKI_BASE_URL says http.
+if not DEBUG and PKI_BASE_URL.startswith("http://"):
+    SECURE_REDIRECT_EXEMPT = [*SECURE_REDIRECT_EXEMPT, r"^pki/"]
+# The daily CRL (also regenerated on every revocation and when a request finds it out of date).
+CELERY_BEAT_SCHEDULE["pki-crl-nightly"] = {
+    "task": "certcenter.tasks.crl_regenerate_task",
+    "schedule": crontab(hour=0, minute=30),
+    "options": {"expires": 60 * 60},
+}
+
 # --- Logging: to stdout; resident numbers are masked by a filter before any handler sees them.
 LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ["DEBUG", "INFO", "WARNING", "ERROR"])
 LOGGING = {

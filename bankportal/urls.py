@@ -24,4 +24,5 @@ urlpatterns = [
     path("", include("bankportal.content.urls")),
     path("", include("accounts.urls")),
     path("security/", include("otp.urls")),
+    path("pki/", include("certcenter.urls")),
 ]

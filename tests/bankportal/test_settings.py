@@ -34,6 +34,8 @@ PRODUCTION = {
     "BLIND_INDEX_KEY": "b" * 40,
     "ACCOUNT_PIN_KEY": "p1:" + "B" * 43 + "=",
     "AUDIT_SEAL_KEY": "s1:" + "C" * 43 + "=",
+    "PKI_BASE_URL": "https://bank.example",
+    "CA_KEY_PASSPHRASE": "c" * 32,
     "SMS_BACKEND": "console",
     "EMAIL_BACKEND": "console",
     "ALLOWED_HOSTS": "bank.example",

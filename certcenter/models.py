@@ -1,0 +1,194 @@
+"""Certificate centre: our own certificate authority and the joint certificates it issues.
+
+All ``cryptography`` work lives in ``certcenter.ca`` (pure); these rows only keep its results.
+A CA's private key is stored as encrypted PKCS#8 PEM (``CA_KEY_PASSPHRASE``) and is decrypted
+only inside ``certcenter.services``, never shown in the admin, logged or audited.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from certcenter import ca
+
+# Serials are positive integers of up to 20 octets (RFC 5280 4.1.2.2): at most 49 decimal digits.
+# Kept as canonical decimal text: SQLite's NUMERIC affinity would round anything past 64 bits.
+SERIAL_MAX_DIGITS = 49
+SERIAL_PATTERN = r"^[1-9][0-9]*$"
+
+
+def serial_text(serial: int) -> str:
+    """The stored form of a certificate serial number."""
+    if serial <= 0:
+        raise ValueError("a certificate serial number is a positive integer")
+    return str(serial)
+
+
+class CertificateAuthority(models.Model):
+    """A CA certificate of ours with its encrypted private key: the root, or the issuing CA it signed."""
+
+    class Role(models.TextChoices):
+        ROOT = "root", _("Root CA")
+        ISSUING = "issuing", _("Issuing CA")
+
+    role = models.CharField(_("role"), max_length=8, choices=Role.choices)
+    name = models.CharField(_("common name"), max_length=200)
+    certificate_pem = models.TextField(_("certificate (PEM)"))
+    # Encrypted PKCS#8 PEM; decrypted only by certcenter.services (signing), never displayed.
+    key_pem = models.TextField(editable=False)
+    serial = models.CharField(_("serial number"), max_length=SERIAL_MAX_DIGITS, unique=True)
+    fingerprint_sha256 = models.CharField(_("SHA-256 fingerprint"), max_length=64, unique=True)
+    not_before = models.DateTimeField(_("valid from"))
+    not_after = models.DateTimeField(_("valid until"))
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"))
+
+    class Meta:
+        verbose_name = _("certificate authority")
+        verbose_name_plural = _("certificate authorities")
+        ordering = ["role", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["role"], condition=Q(is_active=True), name="certcenter_one_active_ca_per_role"
+            ),
+            models.CheckConstraint(condition=Q(role__in=["root", "issuing"]), name="certcenter_ca_role_valid"),
+            models.CheckConstraint(condition=Q(serial__regex=SERIAL_PATTERN), name="certcenter_ca_serial_decimal"),
+            models.CheckConstraint(condition=Q(not_after__gt=models.F("not_before")), name="certcenter_ca_validity"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_role_display()}: {self.name}"
+
+    def __repr__(self) -> str:
+        # Never the key, even in a debugger or a traceback.
+        return f"<CertificateAuthority {self.pk} {self.role} {self.name!r}>"
+
+
+class Certificate(models.Model):
+    """A customer's joint certificate (공동인증서) issued by our issuing CA.
+
+    The certificate is public; its private key and password never reach the server.
+    """
+
+    class Kind(models.TextChoices):
+        RESTRICTED = ca.CertificateKind.RESTRICTED.value, _("Restricted use (banking, insurance, cards)")
+        GENERAL = ca.CertificateKind.GENERAL.value, _("General purpose")
+        CORPORATE = ca.CertificateKind.CORPORATE.value, _("Corporate general purpose")
+        E_TAX = ca.CertificateKind.E_TAX.value, _("Electronic tax invoice")
+
+    class Storage(models.TextChoices):
+        BROWSER = "browser", _("This browser")
+        FILE = "file", _("File (hard disk or USB)")
+
+    class Status(models.TextChoices):
+        VALID = "valid", _("Valid")
+        REVOKED = "revoked", _("Revoked")
+        EXPIRED = "expired", _("Expired")
+
+    class RevocationReason(models.TextChoices):
+        UNSPECIFIED = ca.RevocationReason.UNSPECIFIED.value, _("Unspecified")
+        KEY_COMPROMISE = ca.RevocationReason.KEY_COMPROMISE.value, _("Key compromise")
+        SUPERSEDED = ca.RevocationReason.SUPERSEDED.value, _("Superseded (renewed or reissued)")
+        CESSATION_OF_OPERATION = ca.RevocationReason.CESSATION_OF_OPERATION.value, _("No longer used")
+        AFFILIATION_CHANGED = ca.RevocationReason.AFFILIATION_CHANGED.value, _("Affiliation changed")
+
+    customer = models.ForeignKey(
+        "accounts.Customer",
+        verbose_name=_("customer"),
+        on_delete=models.PROTECT,
+        related_name="joint_certificates",
+    )
+    issuer = models.ForeignKey(
+        CertificateAuthority, verbose_name=_("issuer"), on_delete=models.PROTECT, related_name="certificates"
+    )
+    serial = models.CharField(_("serial number"), max_length=SERIAL_MAX_DIGITS, unique=True)
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    storage = models.CharField(_("storage"), max_length=8, choices=Storage.choices)
+    status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.VALID)
+    subject_cn = models.CharField(_("subject name"), max_length=200)
+    not_before = models.DateTimeField(_("valid from"))
+    not_after = models.DateTimeField(_("valid until"))
+    certificate_der = models.BinaryField(_("certificate (DER)"))
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    revocation_reason = models.CharField(
+        _("revocation reason"), max_length=32, choices=RevocationReason.choices, blank=True
+    )
+    created_at = models.DateTimeField(_("created at"))
+
+    class Meta:
+        verbose_name = _("joint certificate")
+        verbose_name_plural = _("joint certificates")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The daily job: valid certificates by expiry (notices, marking expired).
+            models.Index(fields=["status", "not_after"], name="certcenter_cert_status_expiry"),
+            # "My certificates" and the login's lookup of a customer's current ones.
+            models.Index(fields=["customer", "status"], name="certcenter_cert_customer"),
+            # The CRL: revoked certificates of one issuer.
+            models.Index(fields=["issuer", "revoked_at"], name="certcenter_cert_revoked"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(serial__regex=SERIAL_PATTERN), name="certcenter_cert_serial_decimal"),
+            models.CheckConstraint(condition=Q(not_after__gt=models.F("not_before")), name="certcenter_cert_validity"),
+            models.CheckConstraint(
+                condition=Q(kind__in=[choice.value for choice in ca.CertificateKind]), name="certcenter_cert_kind"
+            ),
+            models.CheckConstraint(condition=Q(storage__in=["browser", "file"]), name="certcenter_cert_storage"),
+            models.CheckConstraint(
+                condition=Q(status__in=["valid", "revoked", "expired"]), name="certcenter_cert_status"
+            ),
+            # Revoked means a time and a reason; a certificate never revoked has neither. (An
+            # expired one keeps its revocation, so the CRL and OCSP keep answering "revoked".)
+            models.CheckConstraint(
+                condition=~Q(status="revoked") | (Q(revoked_at__isnull=False) & ~Q(revocation_reason="")),
+                name="certcenter_cert_revoked_has_time_and_reason",
+            ),
+            models.CheckConstraint(
+                condition=Q(revoked_at__isnull=False, status__in=["revoked", "expired"])
+                | Q(revoked_at__isnull=True, revocation_reason=""),
+                name="certcenter_cert_revocation_consistent",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject_cn} ({self.serial})"
+
+    @property
+    def serial_number(self) -> int:
+        return int(self.serial)
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+class CrlState(models.Model):
+    """The current certificate revocation list of one issuing CA, served from here at /pki/crl/.
+
+    Regenerated (number + 1) by ``crl_regenerate``: on each revocation, daily, and on a request
+    that finds none or an outdated one.
+    """
+
+    issuer = models.OneToOneField(
+        CertificateAuthority, verbose_name=_("issuer"), on_delete=models.PROTECT, related_name="crl_state"
+    )
+    number = models.PositiveBigIntegerField(_("CRL number"))
+    crl_der = models.BinaryField(_("CRL (DER)"))
+    generated_at = models.DateTimeField(_("generated at"))
+    next_update = models.DateTimeField(_("next update"))
+    revoked_count = models.PositiveIntegerField(_("revoked certificates listed"), default=0)
+
+    class Meta:
+        verbose_name = _("certificate revocation list")
+        verbose_name_plural = _("certificate revocation lists")
+        constraints = [
+            models.CheckConstraint(condition=Q(number__gte=1), name="certcenter_crl_number_positive"),
+            models.CheckConstraint(
+                condition=Q(next_update__gt=models.F("generated_at")), name="certcenter_crl_next_update_later"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"CRL #{self.number} ({self.issuer.name})"
