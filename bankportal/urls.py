@@ -25,4 +25,5 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("security/", include("otp.urls")),
     path("pki/", include("certcenter.urls")),
+    path("certificates/", include("certcenter.login_urls")),
 ]

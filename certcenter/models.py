@@ -192,3 +192,94 @@ class CrlState(models.Model):
 
     def __str__(self) -> str:
         return f"CRL #{self.number} ({self.issuer.name})"
+
+
+# A login challenge lives 2 minutes: long enough to pick a certificate and type its password.
+LOGIN_CHALLENGE_LIFETIME_SECONDS = 120
+SHA256_HEX_PATTERN = r"^[0-9a-f]{64}$"
+
+
+class LoginChallenge(models.Model):
+    """A server nonce for one certificate login: single use, 2 minutes, bound to one browser session.
+
+    Only SHA-256 hashes are stored: of the nonce (what the browser signs; it is looked up by its
+    hash) and of the session key (never the key itself, which would let a reader of this table
+    take over the session). ``used_at`` is set before anything else is checked, so every attempt,
+    refused or not, spends its nonce.
+    """
+
+    nonce_sha256 = models.CharField(_("nonce (SHA-256)"), max_length=64, unique=True)
+    session_sha256 = models.CharField(_("session (SHA-256)"), max_length=64)
+    created_at = models.DateTimeField(_("created at"))
+    expires_at = models.DateTimeField(_("expires at"))
+    used_at = models.DateTimeField(_("used at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("certificate login challenge")
+        verbose_name_plural = _("certificate login challenges")
+        indexes = [
+            # A purge of old challenges (a later job) deletes by age.
+            models.Index(fields=["expires_at"], name="certcenter_challenge_expiry"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(nonce_sha256__regex=SHA256_HEX_PATTERN), name="certcenter_challenge_nonce_hex"
+            ),
+            models.CheckConstraint(
+                condition=Q(session_sha256__regex=SHA256_HEX_PATTERN), name="certcenter_challenge_session_hex"
+            ),
+            models.CheckConstraint(
+                condition=Q(expires_at__gt=models.F("created_at")), name="certcenter_challenge_expiry_later"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"login challenge {self.pk} ({self.created_at:%Y-%m-%d %H:%M:%S})"
+
+
+class SignatureEvidence(models.Model):
+    """A customer's verified electronic signature (전자서명) with what it proves, kept as evidence.
+
+    ``text`` is exactly what was signed (UTF-8): the login nonce, or a canonical text from
+    ``certcenter.signing.canonical_text`` (a transfer's details, a release). The certificate's
+    serial is copied so the evidence reads on its own.
+    """
+
+    class Purpose(models.TextChoices):
+        LOGIN = "login", _("Certificate login")
+        TRANSFER = "transfer", _("Transfer")
+        SUSPENSION_RELEASE = "suspension_release", _("Release of a suspension")
+
+    customer = models.ForeignKey(
+        "accounts.Customer", verbose_name=_("customer"), on_delete=models.PROTECT, related_name="signatures"
+    )
+    certificate = models.ForeignKey(
+        Certificate, verbose_name=_("certificate"), on_delete=models.PROTECT, related_name="signatures"
+    )
+    certificate_serial = models.CharField(_("certificate serial number"), max_length=SERIAL_MAX_DIGITS)
+    purpose = models.CharField(_("purpose"), max_length=24, choices=Purpose.choices)
+    text = models.TextField(_("signed text"))
+    text_sha256 = models.CharField(_("signed text (SHA-256)"), max_length=64)
+    signature = models.BinaryField(_("signature"))
+    verified_at = models.DateTimeField(_("verified at"))
+
+    class Meta:
+        verbose_name = _("signature evidence")
+        verbose_name_plural = _("signature evidence")
+        ordering = ["-verified_at", "-id"]
+        indexes = [models.Index(fields=["customer", "verified_at"], name="certcenter_signature_customer")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(purpose__in=["login", "transfer", "suspension_release"]),
+                name="certcenter_signature_purpose",
+            ),
+            models.CheckConstraint(
+                condition=Q(text_sha256__regex=SHA256_HEX_PATTERN), name="certcenter_signature_text_hex"
+            ),
+            models.CheckConstraint(
+                condition=Q(certificate_serial__regex=SERIAL_PATTERN), name="certcenter_signature_serial_decimal"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_purpose_display()} signature {self.pk} ({self.certificate_serial})"

@@ -17,8 +17,14 @@ def _channel(request: Any) -> str | None:
 
 @receiver(user_logged_in, dispatch_uid="audit_user_logged_in")
 def _logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    # How the user signed in, for the login history: views that sign in by other means than the
+    # password form (the certificate login) set ``request.signin_method`` first.
     audit_record(
-        action="auth.login", actor=user, customer_id=getattr(user, "customer_id", None), channel=_channel(request)
+        action="auth.login",
+        actor=user,
+        customer_id=getattr(user, "customer_id", None),
+        channel=_channel(request),
+        details={"method": str(getattr(request, "signin_method", "password"))},
     )
 
 

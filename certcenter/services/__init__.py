@@ -54,3 +54,59 @@ __all__ = [
     "crl_regenerate",
     "ocsp_answer",
 ]
+
+# --- certificate login and e-signatures (login.py) ---
+from certcenter.services.login import (  # noqa: E402
+    CHALLENGE_LIFETIME,
+    LOGIN_PERMISSION,
+    SIGNATURE_PERMISSION,
+    LoginResult,
+    certificate_login,
+    certificate_login_actor,
+    certificate_login_challenge,
+    signature_verify,
+)
+
+__all__ += [
+    "CHALLENGE_LIFETIME",
+    "LOGIN_PERMISSION",
+    "SIGNATURE_PERMISSION",
+    "LoginResult",
+    "certificate_login",
+    "certificate_login_actor",
+    "certificate_login_challenge",
+    "signature_verify",
+]
+
+# --- issuance: issue, renewal, reissue and revocation of joint certificates ---
+from certcenter.services.issuance import (  # noqa: E402
+    ADDITIONAL_AUTH_PURPOSE,
+    ISSUE_PERMISSION,
+    REVOKE_PERMISSION,
+    REVOKE_REASONS,
+    STAFF_REVOKE_PERMISSION,
+    IssuedCertificate,
+    ReissueReason,
+    certificate_issue,
+    certificate_reissue,
+    certificate_renew,
+    certificate_revoke,
+    certificate_revoke_approved,
+    certificate_web_actor,
+)
+
+__all__ += [
+    "ADDITIONAL_AUTH_PURPOSE",
+    "ISSUE_PERMISSION",
+    "IssuedCertificate",
+    "REVOKE_PERMISSION",
+    "REVOKE_REASONS",
+    "ReissueReason",
+    "STAFF_REVOKE_PERMISSION",
+    "certificate_issue",
+    "certificate_reissue",
+    "certificate_renew",
+    "certificate_revoke",
+    "certificate_revoke_approved",
+    "certificate_web_actor",
+]

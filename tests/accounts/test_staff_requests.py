@@ -594,7 +594,7 @@ def test_every_kind_has_exactly_one_executor():
     with pytest.raises(ImproperlyConfigured):
         services.staff_request_executor(kind=Kind.JOURNAL_REVERSE, target="journal", permission="x")
     with pytest.raises(ImproperlyConfigured):
-        services.staff_request_executor(kind="certificate_revoke", target="customer", permission="x")
+        services.staff_request_executor(kind="no_such_kind", target="customer", permission="x")
 
 
 def test_a_target_that_does_not_fit_the_kind_is_refused(teller, alice, alice_account, deposit):
@@ -606,7 +606,7 @@ def test_a_target_that_does_not_fit_the_kind_is_refused(teller, alice, alice_acc
             kind=Kind.JOURNAL_REVERSE, journal=deposit, customer=alice, reason="x", actor=teller
         )
     with pytest.raises(ValidationError) as unknown:
-        services.staff_request_create(kind="certificate_revoke", customer=alice, reason="x", actor=teller)
+        services.staff_request_create(kind="no_such_kind", customer=alice, reason="x", actor=teller)
     assert unknown.value.code == "staff_request_kind"
 
 
