@@ -49,9 +49,9 @@ def has_certificate_session(request: Any) -> bool:
 
 
 ERR_BANKING_NEEDS_CERTIFICATE = _(
-    "Banking pages need a certificate login (joint certificate or financial certificate). "
-    "You are signed in as a web member, which gives product information and board inquiries only. "
-    "Certificate login is coming with the certificate centre."
+    "Banking pages need a certificate login. You are signed in with your user ID and password, which "
+    "gives product information and board inquiries only. Log in with your joint certificate in the "
+    "certificate centre (no certificate yet? issue one there)."
 )
 
 

@@ -26,4 +26,5 @@ urlpatterns = [
     path("security/", include("otp.urls")),
     path("pki/", include("certcenter.urls")),
     path("certificates/", include("certcenter.login_urls")),
+    path("certificates/", include("certcenter.pages_urls")),
 ]

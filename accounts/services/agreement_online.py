@@ -105,11 +105,14 @@ class IdentifyPurpose(enum.StrEnum):
       to explain than a guess.
     - ``release`` (일시정지 해제): RRN or business registration number; a dormancy or wrong-entry
       suspension.
+    - ``certificate`` (인증서 발급): RRN or business registration number; an active agreement (a
+      suspended one is told how to release it first, as for ``lookup``).
     """
 
     REGISTER = "register"
     LOOKUP = "lookup"
     RELEASE = "release"
+    CERTIFICATE = "certificate"
 
 
 def _normal_name(name: str) -> str:
@@ -194,7 +197,7 @@ def _state_refusal(agreement: Agreement, purpose: IdentifyPurpose, now: dt.datet
             return _refuse(ERR_APPLICATION_LAPSED, "application_lapsed")
         return _refuse(ERR_NOT_REGISTERED_YET, "not_registered")
     online = agreement.suspension_reason in ONLINE_RELEASE_REASONS
-    if purpose is IdentifyPurpose.LOOKUP:
+    if purpose in (IdentifyPurpose.LOOKUP, IdentifyPurpose.CERTIFICATE):
         if state == State.SUSPENDED:
             if online:
                 return _refuse(ERR_LOOKUP_SUSPENDED, "suspended_release_online")

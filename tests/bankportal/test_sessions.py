@@ -197,6 +197,9 @@ def test_a_web_member_gets_a_clear_refusal_on_the_banking_page(client, member):
     response = client.get(reverse("banking_home"))
     assert response.status_code == 403
     assert "certificate" in response.content.decode() or "인증서" in response.content.decode()
+    # ... and the way there: the certificate login page, and issuing a certificate.
+    assert f'href="{reverse("certcenter:signin")}"' in response.content.decode()
+    assert f'href="{reverse("certcenter:issue")}"' in response.content.decode()
 
 
 def test_an_anonymous_visitor_is_sent_to_login_from_the_banking_page(client):

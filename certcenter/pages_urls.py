@@ -1,0 +1,17 @@
+"""The certificate-centre pages (/certificates/...): the centre, the certificate login page (its JSON
+endpoints are ``certcenter.login_urls``, /certificates/login/...) and the issue flow."""
+
+from django.urls import path
+
+from certcenter import pages
+
+app_name = "certcenter"
+
+urlpatterns = [
+    path("", pages.centre, name="centre"),
+    path("signin/", pages.certificate_login_page, name="signin"),
+    path("issue/", pages.issue_identify, name="issue"),
+    path("issue/medium/", pages.issue_medium, name="issue_medium"),
+    path("issue/certificate/", pages.issue_certificate, name="issue_certificate"),
+    path("issue/certificate/request/", pages.issue_request, name="issue_request"),
+]

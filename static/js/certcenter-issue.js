@@ -1,0 +1,183 @@
+/* Certificate issue, step 3 (/certificates/issue/certificate/): check the certificate password here,
+ * make the key pair, send the CSR and the identity random value R, then encrypt the private key with
+ * the password (R kept inside it) and keep it in this browser or download the two files; show the
+ * receipt. The password and the private key never leave the browser.
+ * Uses only window.BankPki (static/js/pki.js). */
+(function () {
+  "use strict";
+
+  var root = document.getElementById("certificate-issue");
+  if (!root) {
+    return;
+  }
+  var texts = JSON.parse(document.getElementById("issue-messages").textContent);
+  var form = document.getElementById("issue-form");
+  var statusBox = document.getElementById("issue-status");
+  var password = document.getElementById("certificate-password");
+  var password2 = document.getElementById("certificate-password2");
+  var submit = document.getElementById("issue-submit");
+  var receipt = document.getElementById("issue-receipt");
+  var csrf = form.querySelector("input[name=csrfmiddlewaretoken]").value;
+  var Pki = window.BankPki;
+
+  function show(message, kind) {
+    statusBox.hidden = !message;
+    statusBox.textContent = message || "";
+    statusBox.className = kind === "info" ? "info-box" : "form-errors";
+    statusBox.setAttribute("role", kind === "info" ? "status" : "alert");
+  }
+
+  function supported() {
+    return Boolean(Pki && window.crypto && window.crypto.subtle && window.indexedDB);
+  }
+
+  function checked(name) {
+    var input = form.querySelector("input[name=" + name + "]:checked");
+    return input ? input.value : "";
+  }
+
+  function passwordMessage() {
+    var problems = Pki.passwordProblems(password.value);
+    if (problems.length) {
+      return problems
+        .map(function (code) {
+          return texts["password_" + code] || code;
+        })
+        .join(" ");
+    }
+    if (password.value !== password2.value) {
+      return texts.passwords_differ;
+    }
+    return "";
+  }
+
+  function requestCertificate(body) {
+    return fetch(root.dataset.requestUrl, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
+      body: JSON.stringify(body),
+    }).then(function (response) {
+      return response.json().then(
+        function (data) {
+          return { ok: response.ok, data: data };
+        },
+        function () {
+          return { ok: false, data: { message: texts.network } };
+        }
+      );
+    });
+  }
+
+  function keep(storage, issued, certificateDer, encryptedKey) {
+    function download() {
+      Pki.download(certificateDer, "signCert.der", "application/pkix-cert");
+      Pki.download(encryptedKey, "signPri.key", "application/octet-stream");
+    }
+    if (storage !== "browser") {
+      download();
+      return Promise.resolve(storage);
+    }
+    return Pki.store
+      .save({
+        serial: issued.serial,
+        certificateDer: certificateDer,
+        encryptedKeyDer: encryptedKey,
+        subject: issued.subject,
+        notAfter: issued.not_after,
+        kind: issued.kind,
+      })
+      .then(
+        function () {
+          return storage;
+        },
+        function () {
+          // The key exists nowhere else: never lose it.
+          show(texts.save_failed);
+          download();
+          return "file";
+        }
+      );
+  }
+
+  function showReceipt(issued, keptIn) {
+    document.getElementById("receipt-kind").textContent = issued.kind_label;
+    document.getElementById("receipt-serial").textContent = issued.serial;
+    document.getElementById("receipt-fee").textContent = issued.fee
+      ? texts.won.replace("%(amount)s", issued.fee_display)
+      : texts.fee_free;
+    document.getElementById("receipt-account").textContent = issued.account;
+    document.getElementById("receipt-expiry").textContent = issued.not_after_display;
+    document.getElementById("receipt-storage").textContent = texts["storage_" + keptIn] || keptIn;
+    form.hidden = true;
+    receipt.hidden = false;
+    document.getElementById("issue-receipt-title").focus();
+  }
+
+  function issue(event) {
+    event.preventDefault();
+    if (!supported()) {
+      show(texts.no_support);
+      return;
+    }
+    var problem = passwordMessage();
+    if (problem) {
+      show(problem);
+      password.focus();
+      return;
+    }
+    var storage = checked("storage");
+    var secret = password.value;
+    var identityRandom = Pki.randomBytes(20);
+    var keyPair;
+    var issued;
+    var certificateDer;
+    submit.disabled = true;
+    show(texts.working, "info");
+    Pki.generateKeyPair()
+      .then(function (pair) {
+        keyPair = pair;
+        return Pki.buildCsr(keyPair, root.dataset.commonName || "certificate");
+      })
+      .then(function (csr) {
+        return requestCertificate({
+          csr: Pki.b64encode(csr),
+          identity_random: Pki.b64encode(identityRandom),
+          kind: checked("kind"),
+          storage: storage,
+        });
+      })
+      .then(function (answer) {
+        if (!answer.ok) {
+          var refused = new Error(answer.data.message || texts.network);
+          refused.server = true;
+          throw refused;
+        }
+        issued = answer.data;
+        certificateDer = Pki.b64decode(issued.certificate);
+        return Pki.encryptPrivateKey(keyPair.privateKey, secret, identityRandom);
+      })
+      .then(function (encryptedKey) {
+        return keep(storage, issued, certificateDer, encryptedKey);
+      })
+      .then(function (keptIn) {
+        password.value = "";
+        password2.value = "";
+        if (keptIn === storage) {
+          show("");
+        }
+        showReceipt(issued, keptIn);
+      })
+      .catch(function (error) {
+        show(error && error.server ? error.message : texts.network);
+        submit.disabled = false;
+      });
+  }
+
+  if (!supported()) {
+    show(texts.no_support);
+    submit.disabled = true;
+    return;
+  }
+  form.addEventListener("submit", issue);
+})();
