@@ -100,6 +100,11 @@ def _fingerprint(certificate_der: bytes) -> str:
     return hashlib.sha256(certificate_der).hexdigest()
 
 
+def colon_hex(hex_digest: str) -> str:
+    """``ab12…`` → ``AB:12:…``: how fingerprints are shown (and audited: never RRN-shaped)."""
+    return ":".join(hex_digest[i : i + 2] for i in range(0, len(hex_digest), 2)).upper()
+
+
 def _role_label(role: str) -> str:
     return str(CertificateAuthority.Role(role).label)
 
@@ -239,7 +244,9 @@ def ca_init(*, actor: Any, now: dt.datetime | None = None) -> CaInitResult:
                     summary.role: {
                         "subject": summary.subject,
                         "serial": summary.serial,
-                        "fingerprint_sha256": summary.fingerprint_sha256,
+                        # Colon-separated pairs, as openssl prints it: a bare hex digest can hold a
+                        # run of 13 digits, which the audit trail would mask as a resident number.
+                        "fingerprint_sha256": colon_hex(summary.fingerprint_sha256),
                         "not_after": summary.not_after.isoformat(),
                     }
                     for summary in (result.root, result.issuing)

@@ -410,7 +410,7 @@ def signature_verify(
                 actor=actor,
                 customer_id=customer.pk,
                 obj=evidence,
-                details={"purpose": purpose, "serial": row.serial, "text_sha256": evidence.text_sha256},
+                details={"purpose": purpose, "serial": row.serial, "evidence": evidence.pk},
             )
     except ValidationError as refusal:
         _audit_refusal("signature.refused", refusal, attempt, actor, purpose=purpose)

@@ -98,7 +98,7 @@ def test_creation_is_audited_with_the_actor_and_no_key_material():
     assert event.actor_label == "system:test:ca_init"
     assert event.details["created"] == ["root", "issuing"]
     issuing = CertificateAuthority.objects.get(role="issuing")
-    assert event.details["issuing"]["fingerprint_sha256"] == issuing.fingerprint_sha256
+    assert event.details["issuing"]["fingerprint_sha256"] == services.colon_hex(issuing.fingerprint_sha256)
     assert event.object_id == str(issuing.pk)
     text = str(event.details)
     assert "PRIVATE KEY" not in text

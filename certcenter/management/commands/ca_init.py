@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from bankportal.actors import system_actor
 from bankportal.middleware import RequestContext, use_context
-from certcenter.services import CA_INIT_PERMISSION, CaSummary, ca_init
+from certcenter.services import CA_INIT_PERMISSION, CaSummary, ca_init, colon_hex
 
 CA_INIT_ACTOR = system_actor("command:ca_init", [CA_INIT_PERMISSION])
 
@@ -22,10 +22,6 @@ def _command_context() -> RequestContext:
     except (KeyError, OSError):
         operator = "unknown"
     return RequestContext(ip=None, user_agent=f"manage.py ca_init; os user {operator}"[:300], channel="command")
-
-
-def _colon_hex(fingerprint: str) -> str:
-    return ":".join(fingerprint[i : i + 2] for i in range(0, len(fingerprint), 2)).upper()
 
 
 class Command(BaseCommand):
@@ -59,7 +55,7 @@ class Command(BaseCommand):
         for label, value in (
             ("subject", summary.subject),
             ("serial", summary.serial),
-            ("SHA-256 fingerprint", _colon_hex(summary.fingerprint_sha256)),
+            ("SHA-256 fingerprint", colon_hex(summary.fingerprint_sha256)),
             ("valid", f"{summary.not_before.isoformat()} to {summary.not_after.isoformat()}"),
         ):
             self.stdout.write(f"  {label + ':':<21}{value}")
