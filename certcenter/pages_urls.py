@@ -3,7 +3,7 @@ endpoints are ``certcenter.login_urls``, /certificates/login/...) and the issue 
 
 from django.urls import path
 
-from certcenter import pages
+from certcenter import mine, pages
 
 app_name = "certcenter"
 
@@ -14,4 +14,9 @@ urlpatterns = [
     path("issue/medium/", pages.issue_medium, name="issue_medium"),
     path("issue/certificate/", pages.issue_certificate, name="issue_certificate"),
     path("issue/certificate/request/", pages.issue_request, name="issue_request"),
+    # My certificates (내 인증서 관리): list, revoke, renew (certificate session only).
+    path("mine/", mine.my_certificates, name="mine"),
+    path("mine/<str:serial>/revoke/", mine.revoke, name="mine_revoke"),
+    path("mine/<str:serial>/renew/", mine.renew, name="mine_renew"),
+    path("mine/<str:serial>/renew/request/", mine.renew_request, name="mine_renew_request"),
 ]

@@ -1,0 +1,290 @@
+/* My certificates (/certificates/mine/...), on window.BankPki (static/js/pki.js):
+ * - the list: mark the rows whose certificate is kept in this browser (BankPki.store.list(), by serial);
+ * - the revoked page: delete the revoked certificate's copy kept in this browser (data-remove-serial);
+ * - the renewal page: check the new certificate password, make the new key pair, send the CSR and the
+ *   identity random value R, encrypt the new key (R kept inside it), keep it where the old one was kept,
+ *   delete the old browser copy and show the receipt. The password and the private key never leave the browser. */
+(function () {
+  "use strict";
+
+  var Pki = window.BankPki;
+
+  function texts(id) {
+    var node = document.getElementById(id);
+    return node ? JSON.parse(node.textContent) : {};
+  }
+
+  function storeUsable() {
+    return Boolean(Pki && window.indexedDB);
+  }
+
+  // --- the list ------------------------------------------------------------------------------------------
+
+  function markStored(table) {
+    var t = texts("mine-messages");
+    var note = document.getElementById("mine-browser-note");
+    if (!storeUsable()) {
+      return;
+    }
+    Pki.store.list().then(
+      function (records) {
+        var stored = {};
+        (records || []).forEach(function (record) {
+          stored[String(record.serial)] = true;
+        });
+        var count = 0;
+        table.querySelectorAll("tr[data-serial]").forEach(function (row) {
+          var cell = row.querySelector(".mine-in-browser");
+          var here = Boolean(stored[row.dataset.serial]);
+          if (here) {
+            count += 1;
+          }
+          cell.textContent = here ? t.in_browser : t.not_in_browser;
+          row.dataset.inBrowser = here ? "yes" : "no";
+        });
+        note.textContent = t.browser_count.replace("%(count)s", String(count));
+        note.hidden = false;
+      },
+      function () {
+        // No IndexedDB here (private mode, blocked storage): leave the column as it is.
+      }
+    );
+  }
+
+  // --- after a revocation ------------------------------------------------------------------------------------
+
+  function removeRevoked(root) {
+    var t = texts("mine-messages");
+    var line = document.getElementById("revoked-browser-copy");
+    var serial = root.dataset.removeSerial;
+    if (!serial || !storeUsable()) {
+      return;
+    }
+    Pki.store
+      .get(serial)
+      .then(function (record) {
+        if (!record) {
+          return false;
+        }
+        return Pki.store.remove(serial).then(function () {
+          return true;
+        });
+      })
+      .then(
+        function (removed) {
+          line.textContent = removed ? t.removed : t.none;
+          line.hidden = false;
+          root.dataset.browserCopy = removed ? "removed" : "none";
+        },
+        function () {
+          root.dataset.browserCopy = "error";
+        }
+      );
+  }
+
+  // --- renewal ---------------------------------------------------------------------------------------------
+
+  function renewal(root) {
+    var t = texts("renew-messages");
+    var form = document.getElementById("renew-form");
+    var statusBox = document.getElementById("renew-status");
+    var password = document.getElementById("certificate-password");
+    var password2 = document.getElementById("certificate-password2");
+    var submit = document.getElementById("renew-submit");
+    var receipt = document.getElementById("renew-receipt");
+    var csrf = form.querySelector("input[name=csrfmiddlewaretoken]").value;
+    var oldSerial = root.dataset.oldSerial;
+
+    function show(message, kind) {
+      statusBox.hidden = !message;
+      statusBox.textContent = message || "";
+      statusBox.className = kind === "info" ? "info-box" : "form-errors";
+      statusBox.setAttribute("role", kind === "info" ? "status" : "alert");
+    }
+
+    function supported() {
+      return Boolean(Pki && window.crypto && window.crypto.subtle && window.indexedDB);
+    }
+
+    function passwordMessage() {
+      var problems = Pki.passwordProblems(password.value);
+      if (problems.length) {
+        return problems
+          .map(function (code) {
+            return t["password_" + code] || code;
+          })
+          .join(" ");
+      }
+      if (password.value !== password2.value) {
+        return t.passwords_differ;
+      }
+      return "";
+    }
+
+    function chosenAccount() {
+      var input = form.querySelector("input[name=account]:checked");
+      return input ? parseInt(input.value, 10) : null;
+    }
+
+    function post(body) {
+      return fetch(root.dataset.requestUrl, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
+        body: JSON.stringify(body),
+      }).then(function (response) {
+        return response.json().then(
+          function (data) {
+            return { ok: response.ok, data: data };
+          },
+          function () {
+            return { ok: false, data: { message: t.network } };
+          }
+        );
+      });
+    }
+
+    function keep(storage, renewed, certificateDer, encryptedKey) {
+      function download() {
+        Pki.download(certificateDer, "signCert.der", "application/pkix-cert");
+        Pki.download(encryptedKey, "signPri.key", "application/octet-stream");
+      }
+      if (storage !== "browser") {
+        download();
+        return Promise.resolve(storage);
+      }
+      return Pki.store
+        .save({
+          serial: renewed.serial,
+          certificateDer: certificateDer,
+          encryptedKeyDer: encryptedKey,
+          subject: renewed.subject,
+          notAfter: renewed.not_after,
+          kind: renewed.kind,
+        })
+        .then(
+          function () {
+            return storage;
+          },
+          function () {
+            // The new key exists nowhere else: never lose it.
+            show(t.save_failed);
+            download();
+            return "file";
+          }
+        );
+    }
+
+    function forgetOld() {
+      // The old certificate is revoked now; its browser copy is useless. A failure here loses nothing.
+      return Pki.store.remove(oldSerial).then(
+        function () {
+          root.dataset.oldCopy = "removed";
+        },
+        function () {
+          root.dataset.oldCopy = "error";
+        }
+      );
+    }
+
+    function showReceipt(renewed, keptIn) {
+      document.getElementById("receipt-kind").textContent = renewed.kind_label;
+      document.getElementById("receipt-serial").textContent = renewed.serial;
+      document.getElementById("receipt-old-serial").textContent = renewed.old_serial;
+      document.getElementById("receipt-fee").textContent = renewed.fee
+        ? t.won.replace("%(amount)s", renewed.fee_display)
+        : t.fee_free;
+      document.getElementById("receipt-account").textContent = renewed.account || "—";
+      document.getElementById("receipt-expiry").textContent = renewed.not_after_display;
+      document.getElementById("receipt-storage").textContent = t["storage_" + keptIn] || keptIn;
+      form.hidden = true;
+      receipt.hidden = false;
+      document.getElementById("renew-receipt-title").focus();
+    }
+
+    function renew(event) {
+      event.preventDefault();
+      if (!supported()) {
+        show(t.no_support);
+        return;
+      }
+      var problem = passwordMessage();
+      if (problem) {
+        show(problem);
+        password.focus();
+        return;
+      }
+      var storage = root.dataset.storage;
+      var secret = password.value;
+      var identityRandom = Pki.randomBytes(20);
+      var keyPair;
+      var renewed;
+      var certificateDer;
+      var keptIn;
+      submit.disabled = true;
+      show(t.working, "info");
+      Pki.generateKeyPair()
+        .then(function (pair) {
+          keyPair = pair;
+          return Pki.buildCsr(keyPair, root.dataset.commonName || "certificate");
+        })
+        .then(function (csr) {
+          var body = { csr: Pki.b64encode(csr), identity_random: Pki.b64encode(identityRandom) };
+          var account = chosenAccount();
+          if (account !== null) {
+            body.account = account;
+          }
+          return post(body);
+        })
+        .then(function (answer) {
+          if (!answer.ok) {
+            var refused = new Error(answer.data.message || t.network);
+            refused.server = true;
+            throw refused;
+          }
+          renewed = answer.data;
+          certificateDer = Pki.b64decode(renewed.certificate);
+          return Pki.encryptPrivateKey(keyPair.privateKey, secret, identityRandom);
+        })
+        .then(function (encryptedKey) {
+          return keep(storage, renewed, certificateDer, encryptedKey);
+        })
+        .then(function (where) {
+          keptIn = where;
+          return forgetOld();
+        })
+        .then(function () {
+          password.value = "";
+          password2.value = "";
+          if (keptIn === storage) {
+            show("");
+          }
+          showReceipt(renewed, keptIn);
+        })
+        .catch(function (error) {
+          show(error && error.server ? error.message : t.network);
+          submit.disabled = false;
+        });
+    }
+
+    if (!supported()) {
+      show(t.no_support);
+      submit.disabled = true;
+      return;
+    }
+    form.addEventListener("submit", renew);
+  }
+
+  var table = document.getElementById("mine-table");
+  if (table) {
+    markStored(table);
+  }
+  var revoked = document.getElementById("mine-revoked");
+  if (revoked) {
+    removeRevoked(revoked);
+  }
+  var renewRoot = document.getElementById("certificate-renew");
+  if (renewRoot && document.getElementById("renew-form")) {
+    renewal(renewRoot);
+  }
+})();
