@@ -1,23 +1,59 @@
-"""Staff admin for the certificate centre: read-only.
+"""Staff admin for the certificate centre: read-only, plus one staff task.
 
 CA rows never show, load or export their private key (``key_pem`` is deferred and in no field
 list). Certificates change only through the certcenter services (issue, renew, revoke), so staff
 changes are audited like the customer's own; opening one is an access record (customer data).
+
+A teller revokes a customer's certificate (lost device, the customer at the counter) only by
+recording a ``certificate_revoke`` staff request (``<id>/request-revoke/``); a branch manager's
+approval in the queue revokes it (dual control).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import URLPattern, path
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from accounts.admin.common import record_personal_data_view
-from bankportal.admin import ReadOnlyAdminMixin, ResidentNumberSafeSearchMixin
+from accounts.admin.staff_requests import StaffRequestWithIdForm, open_request, record_request_view
+from accounts.models import StaffRequest
+from bankportal.admin import ReadOnlyAdminMixin, ResidentNumberSafeSearchMixin, StaffPagesMixin
 from certcenter.models import Certificate, CertificateAuthority, CrlState
+from certcenter.services.issuance import REVOKE_REASONS
+
+MSG_NOT_REVOCABLE = _("Only a valid certificate can be revoked.")
+MSG_REVOKE_PENDING = _("A revocation request (%(request)s) is already waiting for a branch manager.")
+
+
+class CertificateRevokeRequestForm(StaffRequestWithIdForm):
+    """Why the customer wants the certificate revoked; the teller has checked their ID."""
+
+    revocation_reason = forms.ChoiceField(
+        label=_("revocation reason"),
+        choices=[(reason.value, reason.label) for reason in REVOKE_REASONS],
+        initial=Certificate.RevocationReason.KEY_COMPROMISE,
+    )
+    field_order = ["revocation_reason", "reason", "id_checked"]
+
+
+def _revoke_form_for(certificate: Certificate) -> type[CertificateRevokeRequestForm]:
+    """The request form bound to ``certificate``: its payload names the certificate and the reason."""
+
+    class Form(CertificateRevokeRequestForm):
+        @staticmethod
+        def payload(data: Mapping[str, Any]) -> dict[str, Any]:
+            return {"certificate": certificate.pk, "reason": data["revocation_reason"]}
+
+    return Form
 
 
 @admin.register(CertificateAuthority)
@@ -49,7 +85,7 @@ class CertificateAuthorityAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: 
 
 
 @admin.register(Certificate)
-class CertificateAdmin(ReadOnlyAdminMixin, ResidentNumberSafeSearchMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+class CertificateAdmin(StaffPagesMixin, ReadOnlyAdminMixin, ResidentNumberSafeSearchMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     """Customers' joint certificates: kind, storage, validity, status and revocation."""
 
     list_display = ("serial", "subject_cn", "customer", "kind", "storage", "status", "not_after", "revoked_at")
@@ -76,13 +112,61 @@ class CertificateAdmin(ReadOnlyAdminMixin, ResidentNumberSafeSearchMixin, admin.
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        response = super().change_view(request, object_id, form_url, extra_context)
         certificate = self.get_object(request, object_id)
+        extra = dict(extra_context or {})
+        if certificate is not None:
+            extra["can_request_revoke"] = self._revocable(certificate) and request.user.has_perm(
+                "accounts.add_staffrequest"
+            )
+            extra["request_revoke_url"] = self._url("request_revoke", certificate.pk)
+        response = super().change_view(request, object_id, form_url, extra)
         if response.status_code == 200 and certificate is not None:
             record_personal_data_view(
                 request, action="certificate.view", obj=certificate, customer_id=certificate.customer_id
             )
         return response
+
+    @staticmethod
+    def _revocable(certificate: Certificate) -> bool:
+        return certificate.status == Certificate.Status.VALID and certificate.not_after >= timezone.now()
+
+    def request_revoke_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Record a request to revoke the certificate; a branch manager's approval revokes it."""
+        certificate = self._get_viewable(request, object_id)
+        if not self._revocable(certificate):
+            self.message_user(request, str(MSG_NOT_REVOCABLE), messages.ERROR)
+            return HttpResponseRedirect(self._url("change", certificate.pk))
+        pending = open_request(kind=StaffRequest.Kind.CERTIFICATE_REVOKE, customer=certificate.customer)
+        if pending is not None:
+            self.message_user(request, str(MSG_REVOKE_PENDING % {"request": pending}), messages.WARNING)
+            return HttpResponseRedirect(self._url("change", certificate.pk))
+
+        return record_request_view(
+            self,
+            request,
+            obj=certificate,
+            kind=StaffRequest.Kind.CERTIFICATE_REVOKE,
+            form_class=_revoke_form_for(certificate),
+            title=_("Request: revoke joint certificate"),
+            summary=[
+                (_("customer"), str(certificate.customer)),
+                (_("serial number"), certificate.serial),
+                (_("kind"), certificate.get_kind_display()),
+                (_("valid until"), timezone.localtime(certificate.not_after)),
+            ],
+            target={"customer": certificate.customer},
+        )
+
+    def get_urls(self) -> list[URLPattern]:
+        info = f"{self.opts.app_label}_{self.opts.model_name}"
+        return [
+            path(
+                "<path:object_id>/request-revoke/",
+                self._wrap(self.request_revoke_view),
+                name=f"{info}_request_revoke",
+            ),
+            *super().get_urls(),
+        ]
 
 
 @admin.register(CrlState)

@@ -300,6 +300,12 @@ class StaffRequestAdmin(StaffPagesMixin, ResidentNumberSafeSearchMixin, ReadOnly
             reasons = dict(Agreement.SuspensionReason.choices)
             reason = reasons.get(obj.payload.get("suspension_reason", ""), "—")
             return str(_("asked %(channel)s; suspended for: %(reason)s") % {"channel": channel, "reason": reason})
+        if obj.kind == StaffRequest.Kind.CERTIFICATE_REVOKE and obj.payload:
+            # The certificate's serial and the RFC 5280 reason code the CRL will carry.
+            return str(
+                _("certificate %(serial)s; reason: %(reason)s")
+                % {"serial": obj.payload.get("serial", "—"), "reason": obj.payload.get("reason", "—")}
+            )
         return "—"
 
     def _flags(self, request: HttpRequest, obj: StaffRequest) -> dict[str, Any]:
