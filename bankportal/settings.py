@@ -442,6 +442,12 @@ CELERY_BEAT_SCHEDULE["pki-crl-nightly"] = {
     "schedule": crontab(hour=0, minute=30),
     "options": {"expires": 60 * 60},
 }
+# Joint certificates: mark the expired ones, then renewal-window notices and 7-day reminders (KST).
+CELERY_BEAT_SCHEDULE["certificates-daily"] = {
+    "task": "certcenter.tasks.certificates_daily_task",
+    "schedule": crontab(hour=0, minute=40),
+    "options": {"expires": 60 * 60},
+}
 
 # --- Logging: to stdout; resident numbers are masked by a filter before any handler sees them.
 LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ["DEBUG", "INFO", "WARNING", "ERROR"])

@@ -116,6 +116,10 @@ class Certificate(models.Model):
         _("revocation reason"), max_length=32, choices=RevocationReason.choices, blank=True
     )
     created_at = models.DateTimeField(_("created at"))
+    # Set by the daily job (certcenter.services.notices) in the transaction that writes the SMS:
+    # each notice goes out once per certificate.
+    renewal_notice_sent_at = models.DateTimeField(_("renewal notice sent at"), null=True, blank=True)
+    expiry_reminder_sent_at = models.DateTimeField(_("expiry reminder sent at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("joint certificate")

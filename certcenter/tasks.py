@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 
 from bankportal.actors import system_actor
 from bankportal.middleware import RequestContext, use_context
-from certcenter.services import CRL_PERMISSION, crl_regenerate
+from certcenter.services import CRL_PERMISSION, NOTICES_PERMISSION, certificates_daily, crl_regenerate
 
 logger = logging.getLogger(__name__)
 
@@ -27,3 +27,11 @@ def crl_regenerate_task() -> dict[str, object]:
         logger.log(level, "CRL not regenerated: %s", exc.code)
         return {"ok": False, "reason": exc.code}
     return {"ok": True, "number": state.number, "revoked": state.revoked_count}
+
+
+@shared_task
+def certificates_daily_task() -> dict[str, object]:
+    """Just after midnight KST: mark expired certificates; send renewal notices and 7-day reminders."""
+    actor = system_actor("certificates_daily", [NOTICES_PERMISSION])
+    with use_context(RequestContext(ip=None, user_agent="", channel="task")):
+        return certificates_daily(actor=actor).as_dict()

@@ -112,3 +112,20 @@ __all__ += [
     "certificate_revoke_approved",
     "certificate_web_actor",
 ]
+
+# --- the daily job: expiry and renewal notices (notices.py) ---
+from certcenter.services.notices import (  # noqa: E402
+    NOTICES_PERMISSION,
+    PURPOSE_EXPIRY_REMINDER,
+    PURPOSE_RENEWAL_NOTICE,
+    CertificateJobSummary,
+    certificates_daily,
+)
+
+__all__ += [
+    "NOTICES_PERMISSION",
+    "PURPOSE_EXPIRY_REMINDER",
+    "PURPOSE_RENEWAL_NOTICE",
+    "CertificateJobSummary",
+    "certificates_daily",
+]
