@@ -168,7 +168,8 @@ def _sweep(chunk_size: int, *, day: dt.date = SWEEP_DAY, trace: bool = False) ->
         nonlocal handed_off
         handed_off += len(notification_ids)
 
-    agreement_jobs._hand_off = count_hand_off  # type: ignore[assignment]
+    # Counted when each chunk schedules its hand-off (the chunk then commits) instead of queueing Celery tasks.
+    agreement_jobs.notifications_dispatch_on_commit = count_hand_off  # type: ignore[assignment]
     actor = system_actor("agreement_dormancy", [SUSPEND_PERMISSION])
     now = dt.datetime.combine(day, dt.time(0, 20), tzinfo=KST)
     if trace:

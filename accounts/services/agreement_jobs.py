@@ -39,13 +39,12 @@ is already dormant (say the job was down for a month) is suspended, never told o
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db import connection, models, transaction
+from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
@@ -57,6 +56,8 @@ from accounts.services.agreements import LAPSE_PERMISSION, SUSPEND_PERMISSION
 from bankportal.actors import SystemActor
 from bankportal.audit.services import audit_record
 from bankportal.notifications.models import Notification
+from bankportal.notifications.services import notification_bulk_row, notifications_dispatch_on_commit
+from bankportal.sql import is_postgres, quoted_column
 from bankportal.timeutil import KST, kst_today
 
 State = Agreement.State
@@ -244,10 +245,6 @@ class _Step:
     details: dict[str, Any] | None = None
 
 
-def _is_postgres() -> bool:
-    return connection.vendor == "postgresql"
-
-
 def _check_chunk_size(chunk_size: int) -> None:
     if not 1 <= chunk_size <= MAX_CHUNK_SIZE:
         raise ValueError(f"chunk_size must be between 1 and {MAX_CHUNK_SIZE}, got {chunk_size}")
@@ -286,7 +283,7 @@ def _after(part: _Part, last: Cursor | None) -> _Part:
 
 @transaction.atomic
 def _apply_chunk(step: _Step, part: _Part, *, chunk_size: int, actor: Actor) -> _Chunk:
-    apply = _apply_chunk_postgres if _is_postgres() else _apply_chunk_portable
+    apply = _apply_chunk_postgres if is_postgres() else _apply_chunk_portable
     chunk = apply(step, part, chunk_size)
     if not chunk.agreements:
         return chunk
@@ -295,43 +292,8 @@ def _apply_chunk(step: _Step, part: _Part, *, chunk_size: int, actor: Actor) -> 
         actor=actor,
         details={**(step.details or {}), "count": len(chunk.agreements), "agreements": chunk.agreements},
     )
-    if chunk.notifications:
-        ids = chunk.notifications
-        # robust: a broker outage must not undo the committed chunk; the outbox sweeper hands the
-        # rows off later.
-        transaction.on_commit(lambda: _hand_off(ids), robust=True)
+    notifications_dispatch_on_commit(chunk.notifications)
     return chunk
-
-
-def _hand_off(notification_ids: Sequence[int]) -> None:
-    """Ask the delivery worker for each notification (after commit; each is claimed once)."""
-    # Imported here: tasks are the interface layer and import services, not the other way round.
-    from bankportal.notifications.tasks import notification_deliver_task
-
-    for notification_id in notification_ids:
-        notification_deliver_task.delay(notification_id)
-
-
-def _notification_values(now: dt.datetime) -> dict[str, Any]:
-    # The outbox's own clock, as notification_enqueue does: the worker compares it with real time.
-    return {
-        "channel": Notification.Channel.SMS,
-        "subject": "",
-        "state": Notification.State.PENDING,
-        "attempts": 0,
-        "last_error": "",
-        "next_attempt_at": now,
-        "created_at": now,
-        "updated_at": now,
-    }
-
-
-def _column(model: type[models.Model], name: str) -> str:
-    """The quoted column of a concrete field."""
-    field = model._meta.get_field(name)
-    if not isinstance(field, models.Field) or not field.column:
-        raise TypeError(f"{model.__name__}.{name} is not a concrete field")
-    return connection.ops.quote_name(field.column)
 
 
 def _apply_chunk_postgres(step: _Step, part: _Part, chunk_size: int) -> _Chunk:
@@ -344,10 +306,14 @@ def _apply_chunk_postgres(step: _Step, part: _Part, chunk_size: int) -> _Chunk:
     qn = connection.ops.quote_name
     picked = part.due.values("pk")[:chunk_size].select_for_update(skip_locked=True)
     picked_sql, picked_params = picked.query.sql_with_params()
-    pk, state, customer = _column(Agreement, "id"), _column(Agreement, "state"), _column(Agreement, "customer")
-    order = _column(Agreement, "id" if part.order == BY_ID else part.order)
-    sets = ", ".join(f"{_column(Agreement, name)} = %s" for name in step.updates)
-    last_use = f"COALESCE(a.{_column(Agreement, 'last_used_at')}, a.{_column(Agreement, 'registered_at')})"
+    pk, state, customer = (
+        quoted_column(Agreement, "id"),
+        quoted_column(Agreement, "state"),
+        quoted_column(Agreement, "customer"),
+    )
+    order = quoted_column(Agreement, "id" if part.order == BY_ID else part.order)
+    sets = ", ".join(f"{quoted_column(Agreement, name)} = %s" for name in step.updates)
+    last_use = f"COALESCE(a.{quoted_column(Agreement, 'last_used_at')}, a.{quoted_column(Agreement, 'registered_at')})"
     # Only quoted identifiers and the ORM's own SQL are formatted in; every value is a parameter.
     sql = [
         f"WITH picked (id) AS MATERIALIZED ({picked_sql}),",
@@ -358,8 +324,8 @@ def _apply_chunk_postgres(step: _Step, part: _Part, chunk_size: int) -> _Chunk:
     ]
     params: list[Any] = [*picked_params, *step.updates.values(), step.state, str(KST)]
     if step.purpose:
-        values = _notification_values(timezone.now())
-        columns = ", ".join(_column(Notification, name) for name in ["key", "to", "body", "purpose", *values])
+        values = notification_bulk_row(now=timezone.now())
+        columns = ", ".join(quoted_column(Notification, name) for name in ["key", "to", "body", "purpose", *values])
         # Parameters in the order their placeholders appear: the SELECT list, then the JOIN.
         body_sql, body_join, select_params, join_params = "%s", "", [step.body], []
         if step.bodies_by_day is not None:
@@ -369,13 +335,13 @@ def _apply_chunk_postgres(step: _Step, part: _Part, chunk_size: int) -> _Chunk:
             body_join = f" LEFT JOIN (VALUES {rows}) AS bodies(day, body) ON bodies.day = changed.last_use_day"
             body_sql, select_params = "bodies.body", []
             join_params = [p for item in step.bodies_by_day.items() for p in item]
-        phone = _column(Customer, "phone")
+        phone = quoted_column(Customer, "phone")
         sql += [
             f", sent AS (INSERT INTO {qn(Notification._meta.db_table)} ({columns})",
             f" SELECT gen_random_uuid(), c.{phone}, {body_sql}, %s, {', '.join(['%s'] * len(values))}",
             f" FROM changed JOIN {qn(Customer._meta.db_table)} AS c",
-            f" ON c.{_column(Customer, 'id')} = changed.customer_id",
-            f"{body_join} WHERE c.{phone} <> '' RETURNING {_column(Notification, 'id')} AS id)",
+            f" ON c.{quoted_column(Customer, 'id')} = changed.customer_id",
+            f"{body_join} WHERE c.{phone} <> '' RETURNING {quoted_column(Notification, 'id')} AS id)",
             " SELECT ARRAY(SELECT id FROM changed ORDER BY id), ARRAY(SELECT id FROM sent ORDER BY id),",
         ]
         params += [*select_params, step.purpose, *values.values(), *join_params]
@@ -405,7 +371,7 @@ def _apply_chunk_portable(step: _Step, part: _Part, chunk_size: int) -> _Chunk:
         raise RuntimeError(f"{updated} of {len(ids)} agreements changed while the chunk was being written")
     notifications: list[int] = []
     if step.purpose:
-        values = _notification_values(timezone.now())
+        values = notification_bulk_row(now=timezone.now())
         batch = []
         for _pk, phone, last_used_at, registered_at, _key in rows:
             if not phone:

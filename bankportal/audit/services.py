@@ -31,6 +31,7 @@ from bankportal.audit.chain import (
 from bankportal.audit.models import AuditEvent, AuditSeal
 from bankportal.masking import mask_rrns
 from bankportal.middleware import current_context
+from bankportal.sql import is_postgres
 
 logger = logging.getLogger(__name__)
 
@@ -125,10 +126,6 @@ def seal_public_keys() -> dict[str, Ed25519PublicKey]:
     return {**_parse_public_keys(settings.AUDIT_SEAL_PUBLIC_KEYS), current.key_id: current.public_key}
 
 
-def _is_postgres() -> bool:
-    return connection.vendor == "postgresql"
-
-
 def after_key(key: tuple[int | None, int]) -> Q:
     """Events strictly after ``(txid, id)`` in seal order; on SQLite (txid NULL) after the id."""
     txid, event_id = key
@@ -138,7 +135,7 @@ def after_key(key: tuple[int | None, int]) -> Q:
 
 
 def seal_order() -> tuple[str, ...]:
-    return ("txid", "id") if _is_postgres() else ("id",)
+    return ("txid", "id") if is_postgres() else ("id",)
 
 
 def _single_flight() -> bool:
@@ -147,7 +144,7 @@ def _single_flight() -> bool:
     SQLite runs one writer at a time (``BEGIN IMMEDIATE``), so a second sealer simply waits and
     then finds nothing left to seal; the unique seal number stops a fork either way.
     """
-    if not _is_postgres():
+    if not is_postgres():
         return True
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [SEAL_LOCK_KEY])
@@ -160,7 +157,7 @@ def _horizon() -> int | None:
     Every transaction with a smaller id has committed or rolled back, so the events carrying
     such ids are final: none can still appear, and none that is visible can disappear.
     """
-    if not _is_postgres():
+    if not is_postgres():
         return None
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")

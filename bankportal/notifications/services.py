@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 from django.conf import settings
@@ -145,6 +146,38 @@ def send_ars_on_commit(*, to: str, body: str, purpose: str = "") -> Notification
 def send_email_on_commit(*, to: str, subject: str, body: str, purpose: str = "") -> Notification:
     """Queue an email in the current transaction (``notification_enqueue`` for the email channel)."""
     return notification_enqueue(channel=Notification.Channel.EMAIL, to=to, subject=subject, body=body, purpose=purpose)
+
+
+def notification_bulk_row(*, now: dt.datetime) -> dict[str, object]:
+    """The column values of a pending SMS outbox row, for set-based sweeps that insert many rows in
+    one statement (``INSERT … SELECT``) instead of calling ``notification_enqueue`` per row. The
+    outbox's own clock, as ``notification_enqueue`` uses: the worker compares it with real time."""
+    return {
+        "channel": Notification.Channel.SMS,
+        "subject": "",
+        "state": Notification.State.PENDING,
+        "attempts": 0,
+        "last_error": "",
+        "next_attempt_at": now,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def notifications_dispatch_on_commit(notification_ids: Sequence[int]) -> None:
+    """Hand rows inserted in bulk to the delivery worker after the current transaction commits.
+
+    ``robust``: a broker outage must not undo the committed change; the sweeper hands the rows
+    off later. Each row is claimed once, so a later hand-off never sends twice.
+    """
+    ids = list(notification_ids)
+
+    def hand_off() -> None:
+        for notification_id in ids:
+            _dispatch(notification_id)
+
+    if ids:
+        transaction.on_commit(hand_off, robust=True)
 
 
 def _dispatch(notification_id: int) -> None:

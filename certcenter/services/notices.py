@@ -31,13 +31,12 @@ column, so a rerun, two runs at once or a run killed half-way send each SMS once
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db import connection, models, transaction
+from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
@@ -47,6 +46,8 @@ from accounts.services._common import Actor, require_perm
 from bankportal.actors import SystemActor
 from bankportal.audit.services import audit_record
 from bankportal.notifications.models import Notification
+from bankportal.notifications.services import notification_bulk_row, notifications_dispatch_on_commit
+from bankportal.sql import is_postgres, quoted_column
 from bankportal.timeutil import KST, kst_today
 from certcenter import rules
 from certcenter.models import Certificate
@@ -176,10 +177,6 @@ class _Step:
     details: dict[str, Any] | None = None
 
 
-def _is_postgres() -> bool:
-    return connection.vendor == "postgresql"
-
-
 def _check_chunk_size(chunk_size: int) -> None:
     if not 1 <= chunk_size <= MAX_CHUNK_SIZE:
         raise ValueError(f"chunk_size must be between 1 and {MAX_CHUNK_SIZE}, got {chunk_size}")
@@ -210,7 +207,7 @@ def _after(due: QuerySet[Certificate], last: Cursor | None) -> QuerySet[Certific
 
 @transaction.atomic
 def _apply_chunk(step: _Step, due: QuerySet[Certificate], *, chunk_size: int, actor: Actor) -> _Chunk:
-    apply = _apply_chunk_postgres if _is_postgres() else _apply_chunk_portable
+    apply = _apply_chunk_postgres if is_postgres() else _apply_chunk_portable
     chunk = apply(step, due, chunk_size)
     if not chunk.certificates:
         return chunk
@@ -219,41 +216,8 @@ def _apply_chunk(step: _Step, due: QuerySet[Certificate], *, chunk_size: int, ac
         actor=actor,
         details={**(step.details or {}), "count": len(chunk.certificates), "certificates": chunk.certificates},
     )
-    if chunk.notifications:
-        ids = chunk.notifications
-        # robust: a broker outage must not undo the committed chunk; the outbox sweeper hands the
-        # rows off later.
-        transaction.on_commit(lambda: _hand_off(ids), robust=True)
+    notifications_dispatch_on_commit(chunk.notifications)
     return chunk
-
-
-def _hand_off(notification_ids: Sequence[int]) -> None:
-    """Ask the delivery worker for each notification (after commit; each is claimed once)."""
-    from bankportal.notifications.tasks import notification_deliver_task
-
-    for notification_id in notification_ids:
-        notification_deliver_task.delay(notification_id)
-
-
-def _notification_values(now: dt.datetime) -> dict[str, Any]:
-    # The outbox's own clock, as notification_enqueue does: the worker compares it with real time.
-    return {
-        "channel": Notification.Channel.SMS,
-        "subject": "",
-        "state": Notification.State.PENDING,
-        "attempts": 0,
-        "last_error": "",
-        "next_attempt_at": now,
-        "created_at": now,
-        "updated_at": now,
-    }
-
-
-def _column(model: type[models.Model], name: str) -> str:
-    field = model._meta.get_field(name)
-    if not isinstance(field, models.Field) or not field.column:
-        raise TypeError(f"{model.__name__}.{name} is not a concrete field")
-    return connection.ops.quote_name(field.column)
 
 
 def _apply_chunk_postgres(step: _Step, due: QuerySet[Certificate], chunk_size: int) -> _Chunk:
@@ -261,10 +225,14 @@ def _apply_chunk_postgres(step: _Step, due: QuerySet[Certificate], chunk_size: i
     qn = connection.ops.quote_name
     picked = due.values("pk")[:chunk_size].select_for_update(skip_locked=True)
     picked_sql, picked_params = picked.query.sql_with_params()
-    pk, status, customer = _column(Certificate, "id"), _column(Certificate, "status"), _column(Certificate, "customer")
-    not_after = _column(Certificate, "not_after")
-    sets = ", ".join(f"{_column(Certificate, name)} = %s" for name in step.updates)
-    unset = f" AND c.{_column(Certificate, step.unset)} IS NULL" if step.unset else ""
+    pk, status, customer = (
+        quoted_column(Certificate, "id"),
+        quoted_column(Certificate, "status"),
+        quoted_column(Certificate, "customer"),
+    )
+    not_after = quoted_column(Certificate, "not_after")
+    sets = ", ".join(f"{quoted_column(Certificate, name)} = %s" for name in step.updates)
+    unset = f" AND c.{quoted_column(Certificate, step.unset)} IS NULL" if step.unset else ""
     # Only quoted identifiers and the ORM's own SQL are formatted in; every value is a parameter.
     sql = [
         f"WITH picked (id) AS MATERIALIZED ({picked_sql}),",
@@ -275,19 +243,19 @@ def _apply_chunk_postgres(step: _Step, due: QuerySet[Certificate], chunk_size: i
     ]
     params: list[Any] = [*picked_params, *step.updates.values(), Status.VALID, str(KST)]
     if step.purpose and step.bodies_by_day is not None:
-        values = _notification_values(timezone.now())
-        columns = ", ".join(_column(Notification, name) for name in ["key", "to", "body", "purpose", *values])
+        values = notification_bulk_row(now=timezone.now())
+        columns = ", ".join(quoted_column(Notification, name) for name in ["key", "to", "body", "purpose", *values])
         # LEFT JOIN: a day without a text would insert a NULL body, which the NOT NULL column
         # refuses, rolling the chunk back, rather than silently skipping a notice.
         rows = ", ".join(["(%s::date, %s)"] * len(step.bodies_by_day)) or "(NULL::date, NULL)"
-        phone = _column(Customer, "phone")
+        phone = quoted_column(Customer, "phone")
         sql += [
             f", sent AS (INSERT INTO {qn(Notification._meta.db_table)} ({columns})",
             f" SELECT gen_random_uuid(), cu.{phone}, bodies.body, %s, {', '.join(['%s'] * len(values))}",
             f" FROM changed JOIN {qn(Customer._meta.db_table)} AS cu",
-            f" ON cu.{_column(Customer, 'id')} = changed.customer_id",
+            f" ON cu.{quoted_column(Customer, 'id')} = changed.customer_id",
             f" LEFT JOIN (VALUES {rows}) AS bodies(day, body) ON bodies.day = changed.expiry_day",
-            f" WHERE cu.{phone} <> '' RETURNING {_column(Notification, 'id')} AS id)",
+            f" WHERE cu.{phone} <> '' RETURNING {quoted_column(Notification, 'id')} AS id)",
             " SELECT ARRAY(SELECT id FROM changed ORDER BY id), ARRAY(SELECT id FROM sent ORDER BY id),",
         ]
         params += [step.purpose, *values.values(), *[p for item in step.bodies_by_day.items() for p in item]]
@@ -319,7 +287,7 @@ def _apply_chunk_portable(step: _Step, due: QuerySet[Certificate], chunk_size: i
         raise RuntimeError(f"{updated} of {len(ids)} certificates changed while the chunk was being written")
     notifications: list[int] = []
     if step.purpose and step.bodies_by_day is not None:
-        values = _notification_values(timezone.now())
+        values = notification_bulk_row(now=timezone.now())
         batch = [
             Notification(to=phone, body=step.bodies_by_day[kst_today(not_after)], purpose=step.purpose, **values)
             for _pk, phone, not_after in rows

@@ -21,14 +21,11 @@
   var Pki = window.BankPki;
 
   function show(message, kind) {
-    statusBox.hidden = !message;
-    statusBox.textContent = message || "";
-    statusBox.className = kind === "info" ? "info-box" : "form-errors";
-    statusBox.setAttribute("role", kind === "info" ? "status" : "alert");
+    window.CertPage.show(statusBox, message, kind);
   }
 
   function supported() {
-    return Boolean(Pki && window.crypto && window.crypto.subtle && window.indexedDB);
+    return Boolean(window.CertPage) && window.CertPage.supported();
   }
 
   function checked(name) {
@@ -37,67 +34,17 @@
   }
 
   function passwordMessage() {
-    var problems = Pki.passwordProblems(password.value);
-    if (problems.length) {
-      return problems
-        .map(function (code) {
-          return texts["password_" + code] || code;
-        })
-        .join(" ");
-    }
-    if (password.value !== password2.value) {
-      return texts.passwords_differ;
-    }
-    return "";
+    return window.CertPage.passwordMessage(texts, password, password2);
   }
 
   function requestCertificate(body) {
-    return fetch(root.dataset.requestUrl, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
-      body: JSON.stringify(body),
-    }).then(function (response) {
-      return response.json().then(
-        function (data) {
-          return { ok: response.ok, data: data };
-        },
-        function () {
-          return { ok: false, data: { message: texts.network } };
-        }
-      );
-    });
+    return window.CertPage.postJson(root.dataset.requestUrl, csrf, body, texts.network);
   }
 
   function keep(storage, issued, certificateDer, encryptedKey) {
-    function download() {
-      Pki.download(certificateDer, "signCert.der", "application/pkix-cert");
-      Pki.download(encryptedKey, "signPri.key", "application/octet-stream");
-    }
-    if (storage !== "browser") {
-      download();
-      return Promise.resolve(storage);
-    }
-    return Pki.store
-      .save({
-        serial: issued.serial,
-        certificateDer: certificateDer,
-        encryptedKeyDer: encryptedKey,
-        subject: issued.subject,
-        notAfter: issued.not_after,
-        kind: issued.kind,
-      })
-      .then(
-        function () {
-          return storage;
-        },
-        function () {
-          // The key exists nowhere else: never lose it.
-          show(texts.save_failed);
-          download();
-          return "file";
-        }
-      );
+    return window.CertPage.keep(storage, issued, certificateDer, encryptedKey, function () {
+      show(texts.save_failed);
+    });
   }
 
   function showReceipt(issued, keptIn) {

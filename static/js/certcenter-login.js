@@ -21,14 +21,11 @@
   var Pki = window.BankPki;
 
   function show(message, kind) {
-    statusBox.hidden = !message;
-    statusBox.textContent = message || "";
-    statusBox.className = kind === "info" ? "info-box" : "form-errors";
-    statusBox.setAttribute("role", kind === "info" ? "status" : "alert");
+    window.CertPage.show(statusBox, message, kind);
   }
 
   function supported() {
-    return Boolean(Pki && window.crypto && window.crypto.subtle && window.indexedDB);
+    return Boolean(window.CertPage) && window.CertPage.supported();
   }
 
   function readFile(input) {

@@ -96,29 +96,15 @@
     var oldSerial = root.dataset.oldSerial;
 
     function show(message, kind) {
-      statusBox.hidden = !message;
-      statusBox.textContent = message || "";
-      statusBox.className = kind === "info" ? "info-box" : "form-errors";
-      statusBox.setAttribute("role", kind === "info" ? "status" : "alert");
+      window.CertPage.show(statusBox, message, kind);
     }
 
     function supported() {
-      return Boolean(Pki && window.crypto && window.crypto.subtle && window.indexedDB);
+      return Boolean(window.CertPage) && window.CertPage.supported();
     }
 
     function passwordMessage() {
-      var problems = Pki.passwordProblems(password.value);
-      if (problems.length) {
-        return problems
-          .map(function (code) {
-            return t["password_" + code] || code;
-          })
-          .join(" ");
-      }
-      if (password.value !== password2.value) {
-        return t.passwords_differ;
-      }
-      return "";
+      return window.CertPage.passwordMessage(t, password, password2);
     }
 
     function chosenAccount() {
@@ -127,52 +113,13 @@
     }
 
     function post(body) {
-      return fetch(root.dataset.requestUrl, {
-        method: "POST",
-        credentials: "same-origin",
-        headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
-        body: JSON.stringify(body),
-      }).then(function (response) {
-        return response.json().then(
-          function (data) {
-            return { ok: response.ok, data: data };
-          },
-          function () {
-            return { ok: false, data: { message: t.network } };
-          }
-        );
-      });
+      return window.CertPage.postJson(root.dataset.requestUrl, csrf, body, t.network);
     }
 
     function keep(storage, renewed, certificateDer, encryptedKey) {
-      function download() {
-        Pki.download(certificateDer, "signCert.der", "application/pkix-cert");
-        Pki.download(encryptedKey, "signPri.key", "application/octet-stream");
-      }
-      if (storage !== "browser") {
-        download();
-        return Promise.resolve(storage);
-      }
-      return Pki.store
-        .save({
-          serial: renewed.serial,
-          certificateDer: certificateDer,
-          encryptedKeyDer: encryptedKey,
-          subject: renewed.subject,
-          notAfter: renewed.not_after,
-          kind: renewed.kind,
-        })
-        .then(
-          function () {
-            return storage;
-          },
-          function () {
-            // The new key exists nowhere else: never lose it.
-            show(t.save_failed);
-            download();
-            return "file";
-          }
-        );
+      return window.CertPage.keep(storage, renewed, certificateDer, encryptedKey, function () {
+        show(t.save_failed);
+      });
     }
 
     function forgetOld() {

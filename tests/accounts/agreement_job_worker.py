@@ -55,7 +55,7 @@ def _run(orders: dict[str, Any]) -> dict[str, Any]:
         pass  # nothing leaves this process: the test counts the outbox rows
 
     agreement_jobs._apply_chunk = probed_chunk  # type: ignore[assignment]
-    agreement_jobs._hand_off = no_hand_off  # type: ignore[assignment]
+    agreement_jobs.notifications_dispatch_on_commit = no_hand_off  # type: ignore[assignment]
     now = dt.datetime.fromisoformat(orders["now"])
     time.sleep(max(0.0, orders.get("start_at", 0) - time.time()))
     summary: agreement_jobs.DormancySummary | agreement_jobs.LapseSummary

@@ -50,7 +50,7 @@ def _run(orders: dict[str, Any]) -> dict[str, Any]:
         pass  # nothing leaves this process: the test counts the outbox rows
 
     notices._apply_chunk = probed_chunk  # type: ignore[assignment]
-    notices._hand_off = no_hand_off  # type: ignore[assignment]
+    notices.notifications_dispatch_on_commit = no_hand_off  # type: ignore[assignment]
     now = dt.datetime.fromisoformat(orders["now"])
     time.sleep(max(0.0, orders.get("start_at", 0) - time.time()))
     actor = system_actor(f"test_worker_{orders.get('name', 'x')}", [notices.NOTICES_PERMISSION])
