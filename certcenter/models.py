@@ -253,12 +253,27 @@ class SignatureEvidence(models.Model):
         LOGIN = "login", _("Certificate login")
         TRANSFER = "transfer", _("Transfer")
         SUSPENSION_RELEASE = "suspension_release", _("Release of a suspension")
+        EXTERNAL_REGISTRATION = "external_registration", _("Registration of another institution's certificate")
 
     customer = models.ForeignKey(
         "accounts.Customer", verbose_name=_("customer"), on_delete=models.PROTECT, related_name="signatures"
     )
+    # Exactly one of: a certificate we issued, or another institution's certificate registered here.
     certificate = models.ForeignKey(
-        Certificate, verbose_name=_("certificate"), on_delete=models.PROTECT, related_name="signatures"
+        Certificate,
+        verbose_name=_("certificate"),
+        on_delete=models.PROTECT,
+        related_name="signatures",
+        null=True,
+        blank=True,
+    )
+    external_certificate = models.ForeignKey(
+        "ExternalCertificate",
+        verbose_name=_("other institution's certificate"),
+        on_delete=models.PROTECT,
+        related_name="signatures",
+        null=True,
+        blank=True,
     )
     certificate_serial = models.CharField(_("certificate serial number"), max_length=SERIAL_MAX_DIGITS)
     purpose = models.CharField(_("purpose"), max_length=24, choices=Purpose.choices)
@@ -274,8 +289,13 @@ class SignatureEvidence(models.Model):
         indexes = [models.Index(fields=["customer", "verified_at"], name="certcenter_signature_customer")]
         constraints = [
             models.CheckConstraint(
-                condition=Q(purpose__in=["login", "transfer", "suspension_release"]),
+                condition=Q(purpose__in=["login", "transfer", "suspension_release", "external_registration"]),
                 name="certcenter_signature_purpose",
+            ),
+            models.CheckConstraint(
+                condition=Q(certificate__isnull=False, external_certificate__isnull=True)
+                | Q(certificate__isnull=True, external_certificate__isnull=False),
+                name="certcenter_signature_one_certificate",
             ),
             models.CheckConstraint(
                 condition=Q(text_sha256__regex=SHA256_HEX_PATTERN), name="certcenter_signature_text_hex"
@@ -287,3 +307,164 @@ class SignatureEvidence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_purpose_display()} signature {self.pk} ({self.certificate_serial})"
+
+
+class TrustedAuthority(models.Model):
+    """Another institution's CA whose joint certificates customers may register here (타행/타기관 인증서).
+
+    Added and removed by operations (``ca_trust_add``), never from the customer pages. A certificate of
+    another institution is accepted only if it was signed directly by an active trusted CA certificate.
+    Removing a CA (``is_active`` false, ``removed_at``) keeps the row: registrations and signature
+    evidence made under it still point at it, but nothing new is accepted under it.
+    """
+
+    name = models.CharField(_("name"), max_length=200)
+    subject = models.CharField(_("subject"), max_length=1000)
+    certificate_der = models.BinaryField(_("certificate (DER)"))
+    fingerprint_sha256 = models.CharField(_("SHA-256 fingerprint"), max_length=64, unique=True)
+    not_before = models.DateTimeField(_("valid from"))
+    not_after = models.DateTimeField(_("valid until"))
+    is_active = models.BooleanField(_("trusted"), default=True)
+    added_at = models.DateTimeField(_("added at"))
+    removed_at = models.DateTimeField(_("removed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("trusted certificate authority")
+        verbose_name_plural = _("trusted certificate authorities")
+        ordering = ["name", "-added_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(fingerprint_sha256__regex=SHA256_HEX_PATTERN), name="certcenter_trusted_ca_fingerprint_hex"
+            ),
+            models.CheckConstraint(
+                condition=Q(not_after__gt=models.F("not_before")), name="certcenter_trusted_ca_validity"
+            ),
+            models.CheckConstraint(
+                condition=Q(is_active=True, removed_at__isnull=True) | Q(is_active=False, removed_at__isnull=False),
+                name="certcenter_trusted_ca_removal_consistent",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ExternalCertificate(models.Model):
+    """A joint certificate issued by another institution and registered here by its owner (타기관 인증서 등록).
+
+    The other institution revokes and renews it; here it is only registered or deregistered (the
+    customer deletes the registration, staff revoke it through a request, or it is re-registered
+    elsewhere). Only one customer at a time holds a registration of the same certificate.
+    """
+
+    class Status(models.TextChoices):
+        REGISTERED = "registered", _("Registered")
+        DEREGISTERED = "deregistered", _("Deregistered")
+
+    customer = models.ForeignKey(
+        "accounts.Customer",
+        verbose_name=_("customer"),
+        on_delete=models.PROTECT,
+        related_name="external_certificates",
+    )
+    authority = models.ForeignKey(
+        TrustedAuthority, verbose_name=_("issuer"), on_delete=models.PROTECT, related_name="certificates"
+    )
+    serial = models.CharField(_("serial number"), max_length=SERIAL_MAX_DIGITS)
+    subject_cn = models.CharField(_("subject name"), max_length=200)
+    not_before = models.DateTimeField(_("valid from"))
+    not_after = models.DateTimeField(_("valid until"))
+    certificate_der = models.BinaryField(_("certificate (DER)"))
+    fingerprint_sha256 = models.CharField(_("SHA-256 fingerprint"), max_length=64)
+    # Whether the certificate carried an identity hash that was checked against the customer's RRN
+    # (with the R value the browser sent); False when the other institution's certificate had none.
+    identity_checked = models.BooleanField(_("identity hash checked"), default=False)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.REGISTERED)
+    registered_at = models.DateTimeField(_("registered at"))
+    deregistered_at = models.DateTimeField(_("deregistered at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("other institution's certificate")
+        verbose_name_plural = _("other institutions' certificates")
+        ordering = ["-registered_at", "-id"]
+        indexes = [
+            models.Index(fields=["customer", "status"], name="certcenter_external_customer"),
+            models.Index(fields=["fingerprint_sha256"], name="certcenter_external_fpr"),
+        ]
+        constraints = [
+            # One live registration per certificate (an issuer's serial names one certificate).
+            models.UniqueConstraint(
+                fields=["authority", "serial"],
+                condition=Q(status="registered"),
+                name="certcenter_external_one_registration",
+            ),
+            models.CheckConstraint(
+                condition=Q(serial__regex=SERIAL_PATTERN), name="certcenter_external_serial_decimal"
+            ),
+            models.CheckConstraint(
+                condition=Q(fingerprint_sha256__regex=SHA256_HEX_PATTERN), name="certcenter_external_fingerprint_hex"
+            ),
+            models.CheckConstraint(
+                condition=Q(not_after__gt=models.F("not_before")), name="certcenter_external_validity"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="registered", deregistered_at__isnull=True)
+                | Q(status="deregistered", deregistered_at__isnull=False),
+                name="certcenter_external_status_consistent",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject_cn} ({self.serial})"
+
+
+# A copy waits 5 minutes for its sender and receiver.
+COPY_LIFETIME_SECONDS = 300
+
+
+class CertificateCopy(models.Model):
+    """One copy of a certificate to another device (인증서 복사), in flight for at most 5 minutes.
+
+    The receiving device asks for it and shows a one-time code; the sending device uploads the
+    certificate and its still-encrypted private key under that code; the receiver picks it up.
+    The server holds ciphertext only (the key is encrypted PKCS#8 under the certificate password,
+    which never leaves the browsers), and only until pickup or expiry: ``payload`` is emptied then,
+    and old rows are deleted by the daily housekeeping job.
+
+    Only hashes are stored of the code (keyed with the server secret: a 12-digit code would
+    otherwise be guessed from its plain hash) and of the receiver's session.
+    """
+
+    code_hmac = models.CharField(_("code (HMAC)"), max_length=64, unique=True)
+    receiver_session_sha256 = models.CharField(_("receiver session (SHA-256)"), max_length=64)
+    created_at = models.DateTimeField(_("created at"))
+    expires_at = models.DateTimeField(_("expires at"))
+    uploaded_at = models.DateTimeField(_("uploaded at"), null=True, blank=True)
+    picked_up_at = models.DateTimeField(_("picked up at"), null=True, blank=True)
+    # The certificate (DER) and encrypted key (PKCS#8 DER) as sent; emptied on pickup or expiry.
+    payload = models.BinaryField(_("payload"), null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("certificate copy")
+        verbose_name_plural = _("certificate copies")
+        indexes = [models.Index(fields=["expires_at"], name="certcenter_copy_expiry")]
+        constraints = [
+            models.CheckConstraint(condition=Q(code_hmac__regex=SHA256_HEX_PATTERN), name="certcenter_copy_code_hex"),
+            models.CheckConstraint(
+                condition=Q(receiver_session_sha256__regex=SHA256_HEX_PATTERN), name="certcenter_copy_session_hex"
+            ),
+            models.CheckConstraint(
+                condition=Q(expires_at__gt=models.F("created_at")), name="certcenter_copy_expiry_later"
+            ),
+            # Picked up means uploaded first, and nothing kept after.
+            models.CheckConstraint(
+                condition=Q(picked_up_at__isnull=True) | Q(uploaded_at__isnull=False, payload__isnull=True),
+                name="certcenter_copy_pickup_consistent",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"certificate copy {self.pk} ({self.created_at:%Y-%m-%d %H:%M:%S})"
+
+    def __repr__(self) -> str:
+        return f"<CertificateCopy {self.pk}>"

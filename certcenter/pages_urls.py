@@ -1,7 +1,7 @@
 """The certificate-centre pages (/certificates/...): the centre, the certificate login page (its JSON
 endpoints are ``certcenter.login_urls``, /certificates/login/...) and the issue flow."""
 
-from django.urls import path
+from django.urls import include, path
 
 from certcenter import mine, pages
 
@@ -19,4 +19,9 @@ urlpatterns = [
     path("mine/<str:serial>/revoke/", mine.revoke, name="mine_revoke"),
     path("mine/<str:serial>/renew/", mine.renew, name="mine_renew"),
     path("mine/<str:serial>/renew/request/", mine.renew_request, name="mine_renew_request"),
+    # Reissue (재발급), other institutions' certificates (타기관 인증서 등록), copy to another device (인증서 복사):
+    # their URL modules add names to this namespace (certcenter:...).
+    path("reissue/", include("certcenter.reissue_urls")),
+    path("other/", include("certcenter.external_urls")),
+    path("copy/", include("certcenter.copying_urls")),
 ]
