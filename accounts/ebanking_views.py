@@ -19,6 +19,7 @@ accounts faster than it could sign in; while paused, the step answers with the p
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import time
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 from django.views.decorators.cache import never_cache
@@ -45,21 +47,27 @@ from accounts.forms import (
     EbankingLoginChoiceForm,
     FindIdForm,
     OtpAnswerForm,
+    ReleaseSignatureForm,
     SecurityCardAnswerForm,
 )
 from accounts.models import Agreement
 from accounts.services.agreement_online import (
     ERR_USER_ID_FORMAT,
+    RELEASE_SIGNATURE_PURPOSE,
     IdentifyPurpose,
     agreement_identify,
     agreement_register_online,
+    agreement_release_actor,
     agreement_release_online,
     agreement_user_id_lookup,
+    release_nonce,
+    release_text,
 )
 from accounts.services.agreements import agreement_web_actor
 from bankportal.forms import add_service_error
 from bankportal.notifications.backends import ars_available
 from bankportal.throttling import signin_throttle_clear_user
+from certcenter.services import signature_verify
 from otp.additionalauth import mask_phone
 from otp.services import (
     ANTI_PHISHING_NOTICE,
@@ -87,6 +95,32 @@ ERR_MEDIUM_TRIES_LEFT = ngettext_lazy(
     "left",
 )
 ERR_CODE_TRIES_LEFT = ngettext_lazy("%(left)s try left.", "%(left)s tries left.", "left")
+MSG_CODE_VERIFIED = _("Your phone is verified. Now sign the release with your joint certificate.")
+ERR_VERIFY_CODE_AGAIN = _(
+    "The phone verification is no longer valid (it can be used for 10 minutes). Send a new code and verify it, "
+    "then sign again."
+)
+ERR_SIGN_TRIES = _(
+    "The release was not signed after %(tries)s attempts. Please start again from the first step; if your "
+    "certificate cannot be used, visit a branch with your ID."
+)
+SIGN_TRIES = 5  # refused signatures in one flow before it ends (each refusal is audited)
+
+# The signing page's script (static/js/release-sign.js) reads these; the same texts as the
+# certificate login page, so one translation serves both.
+MSG_SIGN_WRONG_PASSWORD = _("The certificate password is wrong. Type it again (letters are case-sensitive).")
+MSG_SIGN_BAD_KEY_FILE = _(
+    "The key file (signPri.key) could not be read. Choose the signPri.key that came with the certificate."
+)
+MSG_SIGN_BAD_CERT_FILE = _("The certificate file (signCert.der) could not be read. Choose signCert.der.")
+MSG_SIGN_CHOOSE = _("Choose a certificate stored in this browser, or load the two certificate files.")
+MSG_SIGN_ENTER_PASSWORD = _("Enter the certificate password.")
+MSG_SIGN_NO_SUPPORT = _(
+    "This browser cannot make or use certificate keys. Use a current version of Chrome, Edge, Firefox or Safari."
+)
+MSG_SIGN_WORKING = _("Signing with your certificate…")
+MSG_SIGN_NONE_STORED = _("No certificate is stored in this browser.")
+MSG_SIGN_EXPIRES = _("valid until %(date)s")
 # State refusals after a full identification that end a flow (shown on the refusal page).
 _FLOW_ENDING_CODES = frozenset(
     {
@@ -125,7 +159,7 @@ RELEASE = Flow(
     key="ebanking_flow_release",
     start="agreement_release",
     title=_("Release an internet banking suspension"),
-    steps=(_("Confirm it is you"), _("Security medium"), _("Code sent to your phone")),
+    steps=(_("Confirm it is you"), _("Security medium"), _("Code sent to your phone"), _("Sign with your certificate")),
 )
 
 
@@ -448,8 +482,8 @@ def _phone_page(
 @never_cache
 @anonymous_page
 def agreement_release_phone(request: HttpRequest) -> HttpResponse:
-    """Step 3: the code sent to the registered phone; a right one releases the suspension at once
-    (the verification is spent in the release's own transaction)."""
+    """Step 3: the code sent to the registered phone. A right one opens the signing step with a
+    fresh text to sign; the verification is spent only by the release itself (step 4)."""
     found = _state(request, RELEASE, "phone")
     if found is None:
         return _restart(request, RELEASE)
@@ -458,33 +492,150 @@ def agreement_release_phone(request: HttpRequest) -> HttpResponse:
         return _phone_page(request, agreement, state)
     code_form = AdditionalAuthCodeForm(request.POST)
     if code_form.is_valid():
-        customer = agreement.customer
-        actor = agreement_web_actor()
         result = additional_auth_verify(
-            customer=customer,
+            customer=agreement.customer,
             purpose=AuthPurpose.SUSPENSION_RELEASE,
             answer=code_form.cleaned_data["phone_code"],
-            actor=actor,
+            actor=agreement_web_actor(),
         )
         if result.ok:
-            spend = functools.partial(
-                additional_auth_use, customer=customer, purpose=AuthPurpose.SUSPENSION_RELEASE, actor=actor
+            # A new nonce for every signing step: a text signed in an earlier flow, or before the
+            # code was verified again, never matches.
+            _update(
+                request,
+                RELEASE,
+                step="sign",
+                nonce=release_nonce(),
+                signing_since=timezone.now().isoformat(),
+                sign_refusals=0,
             )
-            try:
-                agreement_release_online(agreement=agreement, actor=actor, medium_verified=True, additional_auth=spend)
-            except ValidationError as refusal:
-                return _refused(request, RELEASE, refusal.messages[0], code=refusal.code or "")
-            _end(request, RELEASE)
-            if agreement.user is not None:
-                # Proved by account password, medium and phone: no sign-in pause left from the wrong entries.
-                signin_throttle_clear_user(request, agreement.user.get_username())
-            request.session[RELEASED_KEY] = True
-            return redirect("agreement_release_done")
+            messages.success(request, MSG_CODE_VERIFIED)
+            return redirect("agreement_release_sign")
         message: Any = result.message
         if result.tries_left:
             message = f"{result.message} {ERR_CODE_TRIES_LEFT % {'left': result.tries_left}}"
         code_form.add_error("phone_code", message)
     return _phone_page(request, agreement, state, code_form)
+
+
+def _sign_messages() -> dict[str, str]:
+    return {
+        "wrong_password": str(MSG_SIGN_WRONG_PASSWORD),
+        "bad_key_file": str(MSG_SIGN_BAD_KEY_FILE),
+        "bad_cert_file": str(MSG_SIGN_BAD_CERT_FILE),
+        "choose": str(MSG_SIGN_CHOOSE),
+        "enter_password": str(MSG_SIGN_ENTER_PASSWORD),
+        "no_support": str(MSG_SIGN_NO_SUPPORT),
+        "working": str(MSG_SIGN_WORKING),
+        "none_stored": str(MSG_SIGN_NONE_STORED),
+        "expires": str(MSG_SIGN_EXPIRES),
+    }
+
+
+def _signing_text(agreement: Agreement, state: dict[str, Any]) -> tuple[str, dt.datetime, str] | None:
+    """The flow's nonce, when its signing step opened, and the text to sign; ``None`` if the state is unusable."""
+    try:
+        nonce = str(state["nonce"])
+        issued_at = dt.datetime.fromisoformat(str(state["signing_since"]))
+        return nonce, issued_at, release_text(agreement=agreement, nonce=nonce, issued_at=issued_at)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _release_sign(
+    request: HttpRequest, agreement: Agreement, state: dict[str, Any], form: ReleaseSignatureForm
+) -> HttpResponse | str:
+    """Verify the posted signature and release; a response when the flow moves on or ends, else
+    the message for the signing page."""
+    signing = _signing_text(agreement, state)
+    if signing is None:
+        return _restart(request, RELEASE)
+    nonce, issued_at, _text = signing
+    customer = agreement.customer
+    actor = agreement_release_actor()
+    spend = functools.partial(
+        additional_auth_use, customer=customer, purpose=AuthPurpose.SUSPENSION_RELEASE, actor=actor
+    )
+    verify = functools.partial(
+        signature_verify,
+        customer=customer,
+        certificate_der=form.cleaned_data["certificate"],
+        signature=form.cleaned_data["signature"],
+        purpose=RELEASE_SIGNATURE_PURPOSE,
+        actor=actor,
+    )
+    try:
+        agreement_release_online(
+            agreement=agreement,
+            actor=actor,
+            medium_verified=True,  # this step opens only after the medium and phone steps succeeded
+            additional_auth=spend,
+            signature=lambda text: verify(text=text),
+            nonce=nonce,
+            issued_at=issued_at,
+        )
+    except ValidationError as refusal:
+        code = refusal.code or ""
+        if code in _FLOW_ENDING_CODES or code == "release_text_expired":
+            return _refused(request, RELEASE, refusal.messages[0], code=code)
+        if code == "additional_auth_required":
+            _update(request, RELEASE, step="phone", code_sent=False)
+            messages.error(request, ERR_VERIFY_CODE_AGAIN)
+            return redirect("agreement_release_phone")
+        tries = int(state.get("sign_refusals") or 0) + 1
+        if tries >= SIGN_TRIES:
+            return _refused(request, RELEASE, ERR_SIGN_TRIES % {"tries": tries}, code="sign_tries")
+        _update(request, RELEASE, sign_refusals=tries)
+        return str(refusal.messages[0])
+    _end(request, RELEASE)
+    if agreement.user is not None:
+        # Proved by account password, medium, phone and certificate: no sign-in pause left from the wrong entries.
+        signin_throttle_clear_user(request, agreement.user.get_username())
+    request.session[RELEASED_KEY] = True
+    return redirect("agreement_release_done")
+
+
+@never_cache
+@anonymous_page
+def agreement_release_sign(request: HttpRequest) -> HttpResponse:
+    """Step 4: the release text (customer, what is released, time, the flow's nonce), signed in the
+    browser with a joint certificate (static/js/release-sign.js); the server verifies the signature
+    and releases, spending the phone verification in the same transaction."""
+    found = _state(request, RELEASE, "sign")
+    if found is None:
+        return _restart(request, RELEASE)
+    agreement, state = found
+    signing = _signing_text(agreement, state)
+    if signing is None:
+        return _restart(request, RELEASE)
+    form = ReleaseSignatureForm(request.POST if request.method == "POST" else None)
+    error: str | None = None
+    if request.method == "POST":
+        if not form.is_valid():
+            error = form.refusal()
+        else:
+            outcome = _release_sign(request, agreement, state, form)
+            if isinstance(outcome, HttpResponse):
+                return outcome
+            error = outcome
+    _nonce, issued_at, text = signing
+    return render(
+        request,
+        "accounts/ebanking/release_sign.html",
+        _context(
+            RELEASE,
+            4,
+            form=ReleaseSignatureForm(),
+            error=error,
+            text=text,
+            customer_name=agreement.customer.name,
+            suspension=Agreement.SuspensionReason(agreement.suspension_reason).label
+            if agreement.suspension_reason
+            else "",
+            issued_at=issued_at,
+            messages_js=_sign_messages(),
+        ),
+    )
 
 
 @never_cache

@@ -7,6 +7,8 @@ with ``add_service_error`` so each message appears next to its field.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import re
 from typing import Any, cast
@@ -447,6 +449,48 @@ class AdditionalAuthSendForm(forms.Form):
 
 class AdditionalAuthCodeForm(forms.Form):
     phone_code = _digits_field(_("Code sent to your phone"), 6, ERR_SMS_CODE, autocomplete="one-time-code")
+
+
+ERR_SIGNATURE_UNREADABLE = _(
+    "The signature could not be read. Choose your certificate again, enter its password and sign again."
+)
+RELEASE_CERTIFICATE_MAX_CHARS = 16 * 1024  # base64 of a certificate of about 1.5 KB, with room to spare
+RELEASE_SIGNATURE_MAX_CHARS = 1024  # base64 of an RSA-2048 signature is 344 characters
+
+
+class _Base64Field(forms.Field):
+    """Standard base64 (as the page's script sends it) → bytes; anything else gets one clear message."""
+
+    widget = forms.HiddenInput
+
+    def __init__(self, *, max_chars: int) -> None:
+        super().__init__()
+        self.max_chars = max_chars
+
+    def to_python(self, value: Any) -> bytes:
+        text = value.strip() if isinstance(value, str) else ""
+        if len(text) > self.max_chars:
+            raise ValidationError(ERR_SIGNATURE_UNREADABLE, code="too_long")
+        try:
+            return base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValidationError(ERR_SIGNATURE_UNREADABLE, code="unreadable") from None
+
+    def validate(self, value: Any) -> None:
+        if not value:
+            raise ValidationError(ERR_SIGNATURE_UNREADABLE, code="required")
+
+
+class ReleaseSignatureForm(forms.Form):
+    """The signing step of the online release: the certificate (DER) and the signature over the shown
+    text, both base64, filled in by static/js/release-sign.js. The key and its password stay in the browser."""
+
+    certificate = _Base64Field(max_chars=RELEASE_CERTIFICATE_MAX_CHARS)
+    signature = _Base64Field(max_chars=RELEASE_SIGNATURE_MAX_CHARS)
+
+    def refusal(self) -> str:
+        """The one message the page shows for unreadable input (both fields are hidden)."""
+        return str(ERR_SIGNATURE_UNREADABLE)
 
 
 class EbankingLoginChoiceForm(UserIdPasswordForm):

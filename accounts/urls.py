@@ -26,5 +26,6 @@ urlpatterns = [
         ebanking_views.agreement_release_phone_send,
         name="agreement_release_phone_send",
     ),
+    path("security/release/sign/", ebanking_views.agreement_release_sign, name="agreement_release_sign"),
     path("security/release/done/", ebanking_views.agreement_release_done, name="agreement_release_done"),
 ]

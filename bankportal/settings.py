@@ -442,11 +442,30 @@ CELERY_BEAT_SCHEDULE["pki-crl-nightly"] = {
     "schedule": crontab(hour=0, minute=30),
     "options": {"expires": 60 * 60},
 }
+# Other institutions' CRLs: download each active trusted CA's CRL from its CRL URL, every hour at
+# :35 (a CA's CRL may be valid for only a day; a stale one refuses all that CA's certificates).
+CELERY_BEAT_SCHEDULE["trusted-crl-refresh-hourly"] = {
+    "task": "certcenter.tasks.trusted_authorities_crl_refresh_task",
+    "schedule": crontab(minute=35),
+    "options": {"expires": 30 * 60},
+}
 # Joint certificates: mark the expired ones, then renewal-window notices and 7-day reminders (KST).
 CELERY_BEAT_SCHEDULE["certificates-daily"] = {
     "task": "certcenter.tasks.certificates_daily_task",
     "schedule": crontab(hour=0, minute=40),
     "options": {"expires": 60 * 60},
+}
+# Certificate copies: empty expired payloads; delete copies and login challenges a day past expiry (KST).
+CELERY_BEAT_SCHEDULE["certcenter-housekeeping-nightly"] = {
+    "task": "certcenter.tasks.certcenter_housekeeping_task",
+    "schedule": crontab(hour=0, minute=50),
+    "options": {"expires": 60 * 60},
+}
+# Certificate copies not picked up: their ciphertext is emptied within a minute of expiry.
+CELERY_BEAT_SCHEDULE["certificate-copies-purge"] = {
+    "task": "certcenter.tasks.certificate_copies_purge_task",
+    "schedule": 60.0,
+    "options": {"expires": 55},
 }
 
 # --- Logging: to stdout; resident numbers are masked by a filter before any handler sees them.

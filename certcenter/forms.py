@@ -1,4 +1,4 @@
-"""Input shapes of the certificate-centre pages (issue flow). Only shape: the services decide."""
+"""Input shapes of the certificate-centre pages (issue and reissue flows). Only shape: the services decide."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from accounts.forms import EbankingIdentifyForm
+from certcenter.services.issuance import ReissueReason
 
 ERR_TERMS = _("Read the terms of use of joint certificates and tick the box to agree.")
 ERR_USER_ID = _("Enter your internet banking user ID.")
@@ -33,3 +34,32 @@ class CertificateIdentifyForm(EbankingIdentifyForm):
 
     def clean_user_id(self) -> str:
         return str(self.cleaned_data["user_id"]).strip()
+
+
+ERR_REISSUE_REASON = _("Choose why you reissue the certificate: lost, forgotten password or expired.")
+ERR_REISSUE_CONFIRM = _(
+    "Tick the box to confirm that your current certificates will be revoked. This cannot be undone."
+)
+REISSUE_REASONS = (
+    (ReissueReason.LOST.value, _("Lost, stolen or possibly copied by someone else")),
+    (ReissueReason.FORGOTTEN_PASSWORD.value, _("I forgot the certificate password")),
+    (ReissueReason.EXPIRED.value, _("The certificate has expired")),
+)
+
+
+class ReissueReasonForm(forms.Form):
+    """Step 2 of the reissue (재발급): why, and the explicit confirmation that every current
+    certificate will be revoked (the page lists them)."""
+
+    reason = forms.ChoiceField(
+        label=_("Reason for reissue"),
+        choices=REISSUE_REASONS,
+        widget=forms.RadioSelect,
+        error_messages={"required": ERR_REISSUE_REASON, "invalid_choice": ERR_REISSUE_REASON},
+    )
+    confirm = forms.BooleanField(
+        label=_(
+            "I understand that my current certificates listed above will be revoked at once and cannot be restored."
+        ),
+        error_messages={"required": ERR_REISSUE_CONFIRM},
+    )

@@ -1,4 +1,6 @@
-"""My certificates (내 인증서 관리): the signed-in customer's certificates, renewal (갱신) and revocation (폐기).
+"""My certificates (내 인증서 관리): the signed-in customer's certificates, renewal (갱신) and revocation (폐기),
+and the other institutions' certificates registered here (타기관 인증서), whose registration the customer
+can delete (``external_deregister``, routed by ``certcenter.external_urls``).
 
 Every page needs a certificate session (``banking_required``); the actor is the customer's own user.
 A serial that is not one of this customer's certificates is a 404, never a hint that it exists.
@@ -17,9 +19,10 @@ import datetime as dt
 import json
 from typing import Any
 
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -31,7 +34,7 @@ from bankportal.session_levels import banking_required
 from bankportal.timeutil import KST
 from certcenter import rules
 from certcenter.ca.passwords import CERT_PASSWORD_MAX, CERT_PASSWORD_MIN
-from certcenter.models import Certificate
+from certcenter.models import Certificate, ExternalCertificate
 from certcenter.pages import (
     CSR_MAX_CHARS,
     MSG_NETWORK,
@@ -42,6 +45,7 @@ from certcenter.pages import (
     RANDOM_MAX_CHARS,
 )
 from certcenter.services import certificate_renew, certificate_revoke
+from certcenter.services.external import external_certificate_deregister
 from certcenter.services.issuance import ERR_NOT_WITHDRAWAL_ACCOUNT, REVOKE_REASONS
 
 Status = Certificate.Status
@@ -59,6 +63,11 @@ MSG_NOT_IN_BROWSER = _("Not in this browser")
 MSG_BROWSER_COUNT = _("Certificates of yours stored in this browser: %(count)s.")
 MSG_BROWSER_COPY_REMOVED = _("The copy kept in this browser has been deleted.")
 MSG_NO_BROWSER_COPY = _("No copy of this certificate was kept in this browser.")
+MSG_DEREGISTERED = _(
+    "The registration of the certificate issued by %(issuer)s was deleted: it can no longer be used here. "
+    "The certificate itself still works at its issuer."
+)
+MSG_EXTERNAL_EXPIRED = _("Expired")
 
 
 # --- Reads ---------------------------------------------------------------------------------------------
@@ -128,6 +137,33 @@ def _row(certificate: Certificate, now: dt.datetime) -> dict[str, Any]:
     }
 
 
+def _external_row(certificate: ExternalCertificate, now: dt.datetime) -> dict[str, Any]:
+    registered = certificate.status == ExternalCertificate.Status.REGISTERED
+    status = (
+        MSG_EXTERNAL_EXPIRED
+        if registered and now > certificate.not_after
+        else ExternalCertificate.Status(certificate.status).label
+    )
+    return {
+        "certificate": certificate,
+        "issuer": certificate.authority.name,
+        "status_label": status,
+        "registered": registered,
+        "not_after_display": _kst(certificate.not_after),
+        "registered_display": _kst(certificate.registered_at),
+    }
+
+
+def _external_rows(customer_id: int | None, now: dt.datetime) -> list[dict[str, Any]]:
+    """The customer's registered other institutions' certificates (deleted registrations are not listed)."""
+    if customer_id is None:
+        return []
+    rows = ExternalCertificate.objects.select_related("authority").filter(
+        customer_id=customer_id, status=ExternalCertificate.Status.REGISTERED
+    )
+    return [_external_row(certificate, now) for certificate in rows]
+
+
 # --- My certificates -----------------------------------------------------------------------------------
 
 
@@ -148,6 +184,7 @@ def my_certificates(request: HttpRequest) -> HttpResponse:
         "certcenter/mine.html",
         {
             "rows": [_row(certificate, now) for certificate in certificates],
+            "external_rows": _external_rows(customer_id, now),
             "messages_js": {
                 "in_browser": str(MSG_IN_BROWSER),
                 "not_in_browser": str(MSG_NOT_IN_BROWSER),
@@ -336,3 +373,39 @@ def renew_request(request: HttpRequest, serial: str) -> JsonResponse:
             "not_after_display": _kst(row.not_after),
         }
     )
+
+
+# --- Other institutions' certificates: delete the registration --------------------------------------------
+
+
+def _own_external(request: HttpRequest, pk: int) -> ExternalCertificate:
+    """This customer's registered other-institution certificate ``pk``; 404 for anything else."""
+    customer_id = _customer_id(request)
+    certificate = (
+        ExternalCertificate.objects.select_related("authority")
+        .filter(pk=pk, customer_id=customer_id, status=ExternalCertificate.Status.REGISTERED)
+        .first()
+        if customer_id is not None
+        else None
+    )
+    if certificate is None:
+        raise Http404(ERR_NOT_FOUND)
+    return certificate
+
+
+@never_cache
+@banking_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def external_deregister(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET: what deleting the registration means; POST: delete it, then back to My certificates."""
+    certificate = _own_external(request, pk)
+    now = timezone.now()
+    if request.method == "POST":
+        try:
+            external_certificate_deregister(certificate=certificate, actor=_actor(request))
+        except ValidationError as refusal:
+            context = {"row": _external_row(certificate, now), "error": refusal.messages[0]}
+            return render(request, "certcenter/mine_external_delete.html", context, status=400)
+        messages.success(request, MSG_DEREGISTERED % {"issuer": certificate.authority.name})
+        return redirect("certcenter:mine")
+    return render(request, "certcenter/mine_external_delete.html", {"row": _external_row(certificate, now)})

@@ -7,9 +7,12 @@ only inside ``certcenter.services``, never shown in the admin, logged or audited
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from certcenter import ca
 
@@ -17,6 +20,8 @@ from certcenter import ca
 # Kept as canonical decimal text: SQLite's NUMERIC affinity would round anything past 64 bits.
 SERIAL_MAX_DIGITS = 49
 SERIAL_PATTERN = r"^[1-9][0-9]*$"
+CRL_NUMBER_MAX_DIGITS = 49
+CRL_NUMBER_PATTERN = r"^(0|[1-9][0-9]*)$"
 
 
 def serial_text(serial: int) -> str:
@@ -316,6 +321,11 @@ class TrustedAuthority(models.Model):
     another institution is accepted only if it was signed directly by an active trusted CA certificate.
     Removing a CA (``is_active`` false, ``removed_at``) keeps the row: registrations and signature
     evidence made under it still point at it, but nothing new is accepted under it.
+
+    Its CRL (``ca_trust_crl``, nightly from ``crl_url``): the ``crl_*`` fields describe the one
+    loaded (all empty until the first), its revoked serials are the ``revocations`` rows. A certificate
+    listed there is refused; once a CRL was loaded, everything under the CA is refused while it is
+    past its next update (the status cannot be confirmed). Never loaded: accepted unchecked.
     """
 
     name = models.CharField(_("name"), max_length=200)
@@ -327,6 +337,13 @@ class TrustedAuthority(models.Model):
     is_active = models.BooleanField(_("trusted"), default=True)
     added_at = models.DateTimeField(_("added at"))
     removed_at = models.DateTimeField(_("removed at"), null=True, blank=True)
+    crl_url = models.URLField(_("CRL distribution URL"), max_length=500, blank=True)
+    # Decimal text: a CRL number may have up to 20 octets (RFC 5280 5.2.3), past SQLite's integers.
+    # Empty when no CRL was loaded or the loaded one had no number.
+    crl_number = models.CharField(_("CRL number"), max_length=CRL_NUMBER_MAX_DIGITS, blank=True)
+    crl_this_update = models.DateTimeField(_("CRL issued at"), null=True, blank=True)
+    crl_next_update = models.DateTimeField(_("CRL next update"), null=True, blank=True)
+    crl_loaded_at = models.DateTimeField(_("CRL loaded at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("trusted certificate authority")
@@ -343,10 +360,32 @@ class TrustedAuthority(models.Model):
                 condition=Q(is_active=True, removed_at__isnull=True) | Q(is_active=False, removed_at__isnull=False),
                 name="certcenter_trusted_ca_removal_consistent",
             ),
+            models.CheckConstraint(
+                condition=Q(
+                    crl_loaded_at__isnull=True,
+                    crl_this_update__isnull=True,
+                    crl_next_update__isnull=True,
+                    crl_number="",
+                )
+                | Q(
+                    crl_loaded_at__isnull=False,
+                    crl_this_update__isnull=False,
+                    crl_next_update__gt=models.F("crl_this_update"),
+                ),
+                name="certcenter_trusted_ca_crl_consistent",
+            ),
+            models.CheckConstraint(
+                condition=Q(crl_number="") | Q(crl_number__regex=CRL_NUMBER_PATTERN),
+                name="certcenter_trusted_ca_crl_number_decimal",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    def crl_is_stale(self, now: dt.datetime) -> bool:
+        """A CRL was loaded and ``now`` is past its next update (the next update itself is still fine)."""
+        return self.crl_next_update is not None and now > self.crl_next_update
 
 
 class ExternalCertificate(models.Model):
@@ -358,7 +397,7 @@ class ExternalCertificate(models.Model):
     """
 
     class Status(models.TextChoices):
-        REGISTERED = "registered", _("Registered")
+        REGISTERED = "registered", pgettext_lazy("certificate registration status", "Registered")
         DEREGISTERED = "deregistered", _("Deregistered")
 
     customer = models.ForeignKey(
@@ -416,6 +455,34 @@ class ExternalCertificate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject_cn} ({self.serial})"
+
+
+class ExternalRevocation(models.Model):
+    """A serial number in the loaded CRL of a trusted CA: that certificate was revoked by its issuer.
+
+    Rewritten as a whole, in one transaction, each time a newer CRL of the CA is loaded
+    (``certcenter.services.external_crl``); looked up at registration, login and e-signature.
+    """
+
+    authority = models.ForeignKey(
+        TrustedAuthority, verbose_name=_("issuer"), on_delete=models.CASCADE, related_name="revocations"
+    )
+    serial = models.CharField(_("serial number"), max_length=SERIAL_MAX_DIGITS)
+    revoked_at = models.DateTimeField(_("revoked at"))
+
+    class Meta:
+        verbose_name = _("certificate revoked by another institution")
+        verbose_name_plural = _("certificates revoked by other institutions")
+        ordering = ["-revoked_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["authority", "serial"], name="certcenter_external_revocation_unique"),
+            models.CheckConstraint(
+                condition=Q(serial__regex=SERIAL_PATTERN), name="certcenter_external_revocation_serial_decimal"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.serial} ({self.authority_id})"
 
 
 # A copy waits 5 minutes for its sender and receiver.

@@ -12,6 +12,10 @@ so that the one generic refusal never says which part was wrong); 2. the securit
 3. kind, storage and the certificate password — the page's script (static/js/certcenter-issue.js)
 makes the key pair, posts the CSR and the identity random value R to ``issue_request`` and keeps
 the encrypted key itself. The private key and the certificate password never reach the server.
+
+The reissue flow (``certcenter.reissue``) shares the identification, the certificate step's page
+and its JSON shapes: ``identify_customer``, ``certificate_step_context``, ``parse_certificate_request``,
+``issued_answer``.
 """
 
 from __future__ import annotations
@@ -50,7 +54,7 @@ from certcenter import rules
 from certcenter.ca.passwords import CERT_PASSWORD_MAX, CERT_PASSWORD_MIN
 from certcenter.forms import CertificateIdentifyForm
 from certcenter.models import Certificate
-from certcenter.services import certificate_issue, certificate_web_actor
+from certcenter.services import IssuedCertificate, certificate_issue, certificate_web_actor
 from otp.services import Purpose
 
 ISSUE = Flow(
@@ -115,9 +119,16 @@ def certificate_login_page(request: HttpRequest) -> HttpResponse:
 # --- Issue, step 1: identification ---------------------------------------------------------------------
 
 
-def _identify(request: HttpRequest, form: CertificateIdentifyForm) -> tuple[Agreement, Account] | HttpResponse | None:
+def identify_customer(
+    request: HttpRequest,
+    form: CertificateIdentifyForm,
+    flow: Flow,
+    *,
+    suspended_message: Any = ERR_SUSPENDED_RELEASE_FIRST,
+) -> tuple[Agreement, Account] | HttpResponse | None:
     """The identified active agreement and its withdrawal account; a pause page while throttled; else
-    ``None`` with the refusal on the form (or a refusal page for a flow-ending state)."""
+    ``None`` with the refusal on the form (or ``flow``'s refusal page for a flow-ending state, with
+    ``suspended_message`` for a suspension the customer can release online)."""
     credentials = _throttle_credentials(form)
     if not AxesProxyHandler.is_allowed(request, credentials):
         return get_lockout_response(request, None, credentials)
@@ -144,8 +155,8 @@ def _identify(request: HttpRequest, form: CertificateIdentifyForm) -> tuple[Agre
             mismatch()
             return None
         if refusal.code in _FLOW_ENDING_CODES:
-            message = ERR_SUSPENDED_RELEASE_FIRST if refusal.code == "suspended_release_online" else refusal.messages[0]
-            return _refused(request, ISSUE, message, code=refusal.code or "")
+            message = suspended_message if refusal.code == "suspended_release_online" else refusal.messages[0]
+            return _refused(request, flow, message, code=refusal.code or "")
         form.add_error(None, refusal)
         return None
     if by_user is None or found.pk != by_user.pk:
@@ -163,7 +174,7 @@ def issue_identify(request: HttpRequest) -> HttpResponse:
     """Step 1: the terms, user ID, RRN or business number, withdrawal account and its password."""
     form = CertificateIdentifyForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        found = _identify(request, form)
+        found = identify_customer(request, form, ISSUE)
         if isinstance(found, HttpResponse):
             return found
         if found is not None:
@@ -193,7 +204,7 @@ def issue_medium(request: HttpRequest) -> HttpResponse:
 # --- Issue, step 3: the certificate (the page's script does the key work) --------------------------------
 
 
-def _flow_account(state: dict[str, Any]) -> Account | None:
+def flow_account(state: dict[str, Any]) -> Account | None:
     account_id = state.get("account")
     return Account.objects.filter(pk=account_id).first() if isinstance(account_id, int) else None
 
@@ -275,6 +286,20 @@ def _login_messages() -> dict[str, str]:
     }
 
 
+def certificate_step_context(agreement: Agreement, state: dict[str, Any], *, request_url: str) -> dict[str, Any]:
+    """What the certificate step's page (issue and reissue) shows and its script reads."""
+    return {
+        "kinds": _kinds(agreement),
+        "storages": Certificate.Storage.choices,
+        "account": flow_account(state),
+        "user_id": agreement.user.get_username() if agreement.user else "",
+        "password_min": CERT_PASSWORD_MIN,
+        "password_max": CERT_PASSWORD_MAX,
+        "request_url": request_url,
+        "messages_js": _issue_messages(),
+    }
+
+
 @never_cache
 @require_http_methods(["GET", "HEAD"])
 def issue_certificate(request: HttpRequest) -> HttpResponse:
@@ -283,26 +308,16 @@ def issue_certificate(request: HttpRequest) -> HttpResponse:
     if found is None:
         return _restart(request, ISSUE)
     agreement, state = found
-    account = _flow_account(state)
     return render(
         request,
         "certcenter/issue_certificate.html",
         _context(
-            ISSUE,
-            3,
-            kinds=_kinds(agreement),
-            storages=Certificate.Storage.choices,
-            account=account,
-            user_id=agreement.user.get_username() if agreement.user else "",
-            password_min=CERT_PASSWORD_MIN,
-            password_max=CERT_PASSWORD_MAX,
-            request_url=reverse("certcenter:issue_request"),
-            messages_js=_issue_messages(),
+            ISSUE, 3, **certificate_step_context(agreement, state, request_url=reverse("certcenter:issue_request"))
         ),
     )
 
 
-def _parse_issue(body: bytes) -> tuple[bytes, bytes, str, str]:
+def parse_certificate_request(body: bytes) -> tuple[bytes, bytes, str, str]:
     """(CSR DER, R, kind, storage) from the JSON body; ``ValueError`` if unreadable."""
     if len(body) > BODY_MAX_BYTES:
         raise ValueError("too long")
@@ -327,7 +342,7 @@ def _parse_issue(body: bytes) -> tuple[bytes, bytes, str, str]:
     return values["csr"], values["identity_random"], kind, storage
 
 
-def _refusal(code: str, message: Any, status: int = 400) -> JsonResponse:
+def json_refusal(code: str, message: Any, status: int = 400) -> JsonResponse:
     return JsonResponse({"code": code, "message": str(message)}, status=status)
 
 
@@ -338,16 +353,16 @@ def issue_request(request: HttpRequest) -> JsonResponse:
     or ``400 {code, message}``. Opens only at step 3 (after the security medium); one issue per flow."""
     found = _state(request, ISSUE, "certificate")
     if found is None:
-        return _refusal("start_again", ERR_FLOW_GONE, status=409)
+        return json_refusal("start_again", ERR_FLOW_GONE, status=409)
     agreement, state = found
     try:
-        csr, identity_random, kind, storage = _parse_issue(request.body)
+        csr, identity_random, kind, storage = parse_certificate_request(request.body)
     except ValueError:
-        return _refusal("bad_request", ERR_BAD_REQUEST)
-    account = _flow_account(state)
+        return json_refusal("bad_request", ERR_BAD_REQUEST)
+    account = flow_account(state)
     if account is None:
         _end(request, ISSUE)
-        return _refusal("start_again", ERR_FLOW_GONE, status=409)
+        return json_refusal("start_again", ERR_FLOW_GONE, status=409)
     try:
         issued = certificate_issue(
             agreement=agreement,
@@ -362,23 +377,26 @@ def issue_request(request: HttpRequest) -> JsonResponse:
     except ValidationError as refusal:
         if refusal.code in _ISSUE_ENDING_CODES:
             _end(request, ISSUE)
-        return _refusal(refusal.code or "refused", refusal.messages[0])
+        return json_refusal(refusal.code or "refused", refusal.messages[0])
     except PermissionDenied:
         _end(request, ISSUE)
-        return _refusal("refused", ERR_FLOW_GONE, status=403)
+        return json_refusal("refused", ERR_FLOW_GONE, status=403)
     _end(request, ISSUE)  # one certificate per identification
+    return JsonResponse(issued_answer(issued, account))
+
+
+def issued_answer(issued: IssuedCertificate, account: Account) -> dict[str, Any]:
+    """The JSON the certificate step's script reads: the certificate (DER, base64) and the receipt."""
     row = issued.certificate
-    return JsonResponse(
-        {
-            "certificate": base64.b64encode(issued.der).decode("ascii"),
-            "serial": row.serial,
-            "kind": row.kind,
-            "kind_label": str(Certificate.Kind(row.kind).label),
-            "subject": row.subject_cn,
-            "fee": issued.fee,
-            "fee_display": f"{issued.fee:,}",
-            "account": account.number_display,
-            "not_after": row.not_after.isoformat(),
-            "not_after_display": row.not_after.astimezone(KST).strftime("%Y-%m-%d %H:%M:%S"),
-        }
-    )
+    return {
+        "certificate": base64.b64encode(issued.der).decode("ascii"),
+        "serial": row.serial,
+        "kind": row.kind,
+        "kind_label": str(Certificate.Kind(row.kind).label),
+        "subject": row.subject_cn,
+        "fee": issued.fee,
+        "fee_display": f"{issued.fee:,}",
+        "account": account.number_display,
+        "not_after": row.not_after.isoformat(),
+        "not_after_display": row.not_after.astimezone(KST).strftime("%Y-%m-%d %H:%M:%S"),
+    }

@@ -89,6 +89,9 @@ def _reference_data(request: pytest.FixtureRequest) -> None:
     importlib.import_module("otp.migrations.0002_otp_tokens").grant_otp_token_permissions(django_apps, None)
     importlib.import_module("accounts.migrations.0009_agreements").grant_agreement_permissions(django_apps, None)
     importlib.import_module("certcenter.migrations.0001_initial").grant_certcenter_view_permissions(django_apps, None)
+    importlib.import_module(
+        "certcenter.migrations.0005_staff_view_other_institutions"
+    ).grant_other_institution_view_permissions(django_apps, None)
     importlib.import_module("bankportal.content.migrations.0002_inquiry").grant_inquiry_permissions(django_apps, None)
 
 

@@ -14,7 +14,7 @@ PURE = ["accounts/idnumbers.py", "accounts/ages.py", "accounts/accountnumbers.py
         "bankportal/notifications/backoff.py", "otp/securitycard.py", "otp/totp.py",
         "otp/additionalauth.py", "certcenter/ca/__init__.py", "certcenter/ca/common.py", "certcenter/ca/identity.py",
         "certcenter/ca/issue.py", "certcenter/ca/keys.py", "certcenter/ca/passwords.py", "certcenter/ca/revocation.py",
-        "certcenter/ca/verify.py",
+        "certcenter/ca/trust.py", "certcenter/ca/verify.py", "certcenter/ca/keyfile.py",
         "certcenter/signing.py",
         "certcenter/rules.py"]  # fmt: skip
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import hmac
+import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -37,6 +38,7 @@ from accounts.services._common import (
 from accounts.services.agreements import (
     ERR_ONLINE_RELEASE_REASON,
     USE_PERMISSION,
+    WEB_FLOW_PERMISSIONS,
     Reason,
     State,
     _lock,
@@ -46,10 +48,24 @@ from accounts.services.agreements import (
     agreement_record_wrong_entry,
 )
 from accounts.services.passwords import PasswordCheck, account_password_check
+from bankportal.actors import SystemActor, system_actor
 from bankportal.audit.services import audit_record
 from bankportal.notifications.services import send_sms_on_commit
+from bankportal.timeutil import KST
+from certcenter.signing import canonical_text
 
 ONLINE_RELEASE_REASONS = (Reason.DORMANT, Reason.WRONG_ENTRIES)
+# The text the customer signs to release a suspension (certcenter's SignatureEvidence purpose; named
+# here as a string: accounts imports no certcenter model).
+RELEASE_SIGNATURE_PURPOSE = "suspension_release"
+RELEASE_TEXT_TITLE = "인터넷뱅킹 일시정지 해제"
+RELEASE_TEXT_LIFETIME = dt.timedelta(minutes=10)  # as long as the flow itself
+RELEASE_NONCE_BYTES = 24  # 32 base64url characters
+RELEASE_NONCE_MIN, RELEASE_NONCE_MAX = 16, 100
+# certcenter.services.signature_verify refusals that mean "this certificate cannot be used at all".
+CERTIFICATE_UNUSABLE_CODES = frozenset({"expired", "revoked", "unknown"})
+# Storing the release's signature evidence (certcenter.services.SIGNATURE_PERMISSION, named as a string).
+RELEASE_SIGNATURE_PERMISSION = "certcenter.add_signatureevidence"
 USER_ID_SHOWN = 3  # leading characters of a user ID shown by the ID lookup
 ERR_DETAILS_MISMATCH = _(
     "The details you entered do not match our records. Check the name, the identification number, the "
@@ -91,6 +107,18 @@ ERR_ADDITIONAL_AUTH_REQUIRED = _("Verify the code sent to your phone first.")
 ERR_MEDIUM_NOT_VERIFIED = _("Answer the security medium challenge first.")
 ERR_USER_ID_FORMAT = _("Choose a user ID of 6 to 20 lowercase letters and digits, starting with a letter.")
 ERR_USER_ID_TAKEN = _("This user ID is already taken. Choose another.")
+ERR_SIGNATURE_REQUIRED = _(
+    "Sign the release with your joint certificate: choose the certificate, enter its password and sign."
+)
+ERR_RELEASE_TEXT_EXPIRED = _(
+    "The release text to sign has expired: it is valid for 10 minutes. Please start again from the first step."
+)
+ERR_NO_USABLE_CERTIFICATE = _(
+    "This certificate has expired, was revoked (for example after it was reported lost) or is not "
+    "registered with this bank, so it cannot be used to release the suspension. A certificate can only "
+    "be issued or reissued while internet banking is in normal use: please visit a branch with your ID "
+    "to release the suspension."
+)
 USER_ID_SMS = _("[%(bank)s] Your internet banking user ID is %(username)s. If you did not ask for it, call us.")
 
 
@@ -113,6 +141,12 @@ class IdentifyPurpose(enum.StrEnum):
     LOOKUP = "lookup"
     RELEASE = "release"
     CERTIFICATE = "certificate"
+
+
+def agreement_release_actor() -> SystemActor:
+    """The actor of the online release's signing step: the web flows' checks (``ebanking_web``)
+    plus storing the customer's signature over the release text as evidence."""
+    return system_actor("ebanking_web", WEB_FLOW_PERMISSIONS | {RELEASE_SIGNATURE_PERMISSION})
 
 
 def _normal_name(name: str) -> str:
@@ -406,30 +440,113 @@ def _register(*, agreement: Agreement, username: str, password: str, actor: Acto
     return locked
 
 
+class _ReleaseUndone(Exception):
+    """Raised inside the release transaction to roll back what it wrote (the signature evidence)."""
+
+    def __init__(self, refusal: ValidationError) -> None:
+        super().__init__(refusal.code)
+        self.refusal = refusal
+
+
+def release_nonce() -> str:
+    """A fresh nonce for one release flow's text (kept in that flow's session state only)."""
+    return secrets.token_urlsafe(RELEASE_NONCE_BYTES)
+
+
+def release_text(*, agreement: Agreement, nonce: str, issued_at: dt.datetime) -> str:
+    """The text the customer signs to release ``agreement``'s suspension (전자서명 원문).
+
+    Built with ``certcenter.signing.canonical_text`` from what is released (bank, customer,
+    agreement, suspension reason and time) and the flow's ``nonce`` and ``issued_at`` (when the
+    signing step opened, KST to the second). The page shows exactly this text and the browser
+    signs it; the release builds it again from the locked agreement, so a signature over any
+    other text (an earlier flow's nonce, another agreement) does not verify. Values are stable
+    codes, not translated labels: the text does not depend on the page's language.
+    """
+    if not isinstance(nonce, str) or not RELEASE_NONCE_MIN <= len(nonce) <= RELEASE_NONCE_MAX or not nonce.isascii():
+        raise ValueError("a release text needs the flow's nonce")
+    if timezone.is_naive(issued_at):
+        raise ValueError("issued_at must be aware")
+    suspended_at = agreement.suspended_at
+    return canonical_text(
+        {
+            "action": RELEASE_SIGNATURE_PURPOSE,
+            "title": RELEASE_TEXT_TITLE,
+            "bank": f"{settings.BANK_CODE} {settings.BANK_NAME_KO}",
+            "customer": " ".join(agreement.customer.name.split()),
+            "agreement": str(agreement.pk),
+            "suspension": agreement.suspension_reason,
+            "suspended_at": suspended_at.astimezone(KST).isoformat(timespec="seconds") if suspended_at else "",
+            "time": issued_at.astimezone(KST).isoformat(timespec="seconds"),
+            "nonce": nonce,
+        }
+    )
+
+
+def release_text_fresh(issued_at: dt.datetime, now: dt.datetime) -> bool:
+    """A release text can be signed from when it was made up to and including 10 minutes later."""
+    return issued_at <= now <= issued_at + RELEASE_TEXT_LIFETIME
+
+
+def _signature_refusal(refusal: ValidationError) -> ValidationError:
+    """The certificate centre's refusal, with the release's own message where the certificate itself
+    cannot be used: it cannot be reissued or registered online while the agreement is suspended."""
+    if refusal.code in CERTIFICATE_UNUSABLE_CODES:
+        return _refuse(ERR_NO_USABLE_CERTIFICATE, refusal.code or "certificate_unusable")
+    return refusal
+
+
 def agreement_release_online(
     *,
     agreement: Agreement,
     actor: Actor,
     medium_verified: bool,
     additional_auth: Callable[[], object | None],
+    signature: Callable[[str], Any],
+    nonce: str,
+    issued_at: dt.datetime,
     now: dt.datetime | None = None,
 ) -> Agreement:
     """Release a dormancy or wrong-entry suspension online (보안센터 → 인터넷뱅킹 일시정지 해제).
 
     The page has identified the customer (``agreement_identify(purpose="release", ...)``: data,
     withdrawal account and its password), checked the security medium (``medium_verified``) and
-    the SMS/ARS additional authentication. ``additional_auth`` spends that verification, once: it
-    is called inside this transaction, after the row lock and the state checks, and must return
-    the spent verification or ``None`` when there is none (the page passes
-    ``otp.services.additional_auth_use`` bound to the customer and purpose ``suspension_release``).
-    So the release and the spending commit together or not at all. ``accounts`` takes it as a
-    callable because ``otp`` builds on ``accounts``: importing ``otp.services`` here would close
-    an import cycle (docs/architecture.md, "Import direction").
+    the SMS/ARS code, then shown ``release_text(agreement, nonce, issued_at)``, which the customer
+    signed with a joint certificate in the browser. ``accounts`` takes the other apps' checks as
+    callables, because ``otp`` and ``certcenter`` build on ``accounts`` (importing their services
+    here would close an import cycle; docs/architecture.md, "Import direction"):
 
-    A lapsed application cannot be revived online. Raises ``ValidationError`` when not suspended,
-    suspended for another reason (branch only), the medium is unverified or no verification is
-    there to spend; ``PermissionDenied`` for staff (they release through an approved staff
-    request) and for anyone but the customer's own user or an actor with ``accounts.use_agreement``.
+    - ``signature(text)`` verifies the customer's signature over the text this service builds and
+      stores it as evidence (the page binds ``certcenter.services.signature_verify`` to the
+      customer, certificate, signature, purpose ``suspension_release`` and actor); it returns the
+      evidence (its ``pk`` goes into the release audit) or raises ``ValidationError``;
+    - ``additional_auth()`` spends the SMS/ARS verification, once, and returns it, or ``None``
+      when there is none to spend (``otp.services.additional_auth_use`` bound to the customer and
+      purpose ``suspension_release``).
+
+    Order, all in one transaction, so that nothing is left half-done:
+
+    1. lock the agreement (the document row first, as every agreement service does; a second
+       submission of the same flow waits here, then finds the agreement active and is refused);
+    2. check the state (still suspended, for a reason released online): a release that cannot
+       happen neither stores a signature nor spends the code;
+    3. verify the signature **before** spending the verification: it is the check a customer can
+       fail (another certificate, expired, revoked, a wrong key file), and a refusal must leave
+       the SMS verification unspent so that they can retry with the right certificate. The
+       certificate centre audits the refusal; nothing else has been written, so the transaction
+       commits only that;
+    4. spend the verification; when there is none (its 10 minutes passed, or another request
+       spent it) the whole transaction is rolled back, evidence included: no signature evidence
+       for a release that did not happen;
+    5. release, audited with the evidence's id, last.
+
+    Raises ``ValidationError`` when not suspended, suspended for another reason (branch only), the
+    medium is unverified, the text is older than 10 minutes (or from the future), the signature is
+    missing or refused (the certificate centre's code; expired, revoked and unknown certificates
+    get ``ERR_NO_USABLE_CERTIFICATE``) or no verification is there to spend; every refusal is
+    audited (``agreement.release_refused``). ``PermissionDenied`` for staff (they release through
+    an approved staff request) and for anyone but the customer's own user or an actor with
+    ``accounts.use_agreement``. ``ValueError`` for a malformed nonce (the caller's mistake).
     """
     _require_customer_or_perm(actor, agreement, USE_PERMISSION)
     if is_staff_actor(actor):
@@ -437,15 +554,59 @@ def agreement_release_online(
     if not medium_verified:
         raise _refuse(ERR_MEDIUM_NOT_VERIFIED, "medium_not_verified")
     now = now or timezone.now()
-    with transaction.atomic():
-        locked = _lock(agreement)
-        refusal = _state_refusal(locked, IdentifyPurpose.RELEASE, now)
-        if refusal is None:
-            if additional_auth() is None:
-                refusal = _refuse(ERR_ADDITIONAL_AUTH_REQUIRED, "additional_auth_required")
-            else:
-                _release(locked, actor=actor, now=now, details={"channel": "online"})
+    refusal: ValidationError | None = None
+    locked = agreement
+    if not release_text_fresh(issued_at, now):
+        refusal = _refuse(ERR_RELEASE_TEXT_EXPIRED, "release_text_expired")
+    else:
+        try:
+            with transaction.atomic():
+                locked = _lock(agreement)
+                refusal = _state_refusal(locked, IdentifyPurpose.RELEASE, now)
+                if refusal is None:
+                    refusal = _sign_and_release(
+                        locked,
+                        text=release_text(agreement=locked, nonce=nonce, issued_at=issued_at),
+                        signature=signature,
+                        additional_auth=additional_auth,
+                        actor=actor,
+                        now=now,
+                    )
+        except _ReleaseUndone as undone:
+            refusal = undone.refusal
     if refusal is not None:
         _audit_refusal("agreement.release_refused", actor, locked.customer_id, locked, refusal.code or "state")
         raise refusal
     return locked
+
+
+def _sign_and_release(
+    locked: Agreement,
+    *,
+    text: str,
+    signature: Callable[[str], Any],
+    additional_auth: Callable[[], object | None],
+    actor: Actor,
+    now: dt.datetime,
+) -> ValidationError | None:
+    """Steps 3-5 of ``agreement_release_online`` under its agreement lock; the refusal, or ``None``
+    once released. Raises ``_ReleaseUndone`` to roll back evidence already stored."""
+    try:
+        evidence = signature(text)
+    except ValidationError as refused:
+        return _signature_refusal(refused)
+    if evidence is None:
+        return _refuse(ERR_SIGNATURE_REQUIRED, "signature_required")
+    if additional_auth() is None:
+        raise _ReleaseUndone(_refuse(ERR_ADDITIONAL_AUTH_REQUIRED, "additional_auth_required"))
+    _release(
+        locked,
+        actor=actor,
+        now=now,
+        details={
+            "channel": "online",
+            "evidence": evidence.pk,
+            "certificate_serial": str(getattr(evidence, "certificate_serial", "")),
+        },
+    )
+    return None

@@ -12,6 +12,8 @@ Pure: the standard library and ``cryptography`` only, no ORM; time is always an 
 * Identity hash (mirrors the Korean VID): ``SHA-256(SHA-256(id_number_digits || R))`` with R 20 random bytes
   kept with the private key, in subjectAltName as ``otherName(ARC.2.1, OCTET STRING)``; a certificate can then
   be checked against an RRN by whoever holds both the RRN and R (see ``identity``).
+* Other institutions' CAs (``trust``): a trusted CA certificate signs customers' certificates directly;
+  their identity hash is ours or KISA's VID (``external_identity``); their CRLs are checked with ``load_crl``.
 * Errors: ``CaError``; ``InvalidCsr.code``, ``CertificateInvalid.code`` say why; ``InvalidKeyPassphrase``.
 """
 
@@ -44,13 +46,32 @@ from .keys import (
 )
 from .passwords import CERT_PASSWORD_MAX, CERT_PASSWORD_MIN, certificate_password_problems
 from .revocation import CertStatus, RevocationReason, build_crl, crl_der, ocsp_respond
+from .trust import (
+    CRL_CLOCK_SKEW,
+    KISA_RANDOM_NUM_OID,
+    CrlContents,
+    IdentityClaim,
+    InvalidCaCertificate,
+    InvalidCrl,
+    RevokedSerial,
+    external_identity,
+    external_identity_matches,
+    fingerprint_sha256,
+    kisa_vid,
+    load_ca_certificate,
+    load_crl,
+    signed_by,
+    verify_issued_by_trusted,
+)
 from .verify import verify_chain, verify_signature
 
 __all__ = [
     "ARC",
     "CERT_PASSWORD_MAX",
     "CERT_PASSWORD_MIN",
+    "CRL_CLOCK_SKEW",
     "IDENTITY_OID",
+    "KISA_RANDOM_NUM_OID",
     "KST",
     "POLICY_OIDS",
     "CaError",
@@ -58,10 +79,15 @@ __all__ = [
     "CertStatus",
     "CertificateInvalid",
     "CertificateKind",
+    "CrlContents",
+    "IdentityClaim",
+    "InvalidCaCertificate",
+    "InvalidCrl",
     "InvalidCsr",
     "InvalidKeyPassphrase",
     "PkiUrls",
     "RevocationReason",
+    "RevokedSerial",
     "build_crl",
     "certificate_der",
     "certificate_identity",
@@ -71,9 +97,15 @@ __all__ = [
     "crl_der",
     "encrypt_private_key",
     "expiry_for",
+    "external_identity",
+    "external_identity_matches",
+    "fingerprint_sha256",
     "identity_hash",
     "identity_matches",
     "issue_customer_certificate",
+    "kisa_vid",
+    "load_ca_certificate",
+    "load_crl",
     "load_certificate",
     "load_csr",
     "load_private_key",
@@ -82,6 +114,8 @@ __all__ = [
     "new_issuing_ca",
     "new_root_ca",
     "ocsp_respond",
+    "signed_by",
     "verify_chain",
+    "verify_issued_by_trusted",
     "verify_signature",
 ]

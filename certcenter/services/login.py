@@ -8,12 +8,20 @@ signs. So the server sees only a certificate and a signature, and checks, in thi
    every attempt, refused or not, uses up its nonce and a replay is always refused;
 2. the certificate parses and chains to our active root and issuing CA, and is valid now, to the
    second (the expiry day's 23:59:59 KST is still valid): an altered or foreign certificate is
-   never told to renew;
+   never told to renew. A certificate whose issuer is an active ``TrustedAuthority`` (another
+   institution's CA that operations trust with ``ca_trust_add``) is instead checked as signed
+   directly by that CA certificate, both valid now (``ca.verify_issued_by_trusted``);
 3. login: the signature over the nonce (ASCII) proves possession of the key, before anything about
    the customer's state is revealed; then our ``Certificate`` row (same issuer, serial and DER),
-   status valid, and the customer's e-banking agreement active;
-4. signature: our row, status valid, the certificate is this customer's, then the signature over
+   status valid — or, for another institution's certificate, its ``ExternalCertificate`` row
+   (same trusted CA, serial and DER), registered — and the customer's e-banking agreement active;
+4. signature: the row as for a login, the certificate is this customer's, then the signature over
    the text (UTF-8).
+
+Another institution's certificate is checked against its CA's CRL as loaded here
+(``external_crl.external_revocation_check``): listed → refused (revoked); a loaded CRL past its next
+update → refused (revocation_unknown, fail closed); no CRL ever loaded for the CA → not checked.
+Their OCSP responders are not asked.
 
 Every refusal is a ``ValidationError`` whose ``code`` says why and whose message says what to do,
 and is audited (``certificate.login_refused`` / ``signature.refused``, with the reason) in its own
@@ -54,11 +62,14 @@ from certcenter.models import (
     SERIAL_MAX_DIGITS,
     Certificate,
     CertificateAuthority,
+    ExternalCertificate,
     LoginChallenge,
     SignatureEvidence,
+    TrustedAuthority,
     serial_text,
 )
 from certcenter.selectors import active_authorities
+from certcenter.services.external_crl import external_revocation_check
 from certcenter.signing import text_sha256
 
 # The login acts for an anonymous browser: it records agreement use like the password sign-in.
@@ -82,8 +93,10 @@ ERR_MALFORMED = _(
 )
 ERR_UNAVAILABLE = _("Certificate login is not available right now. Please try again later.")
 ERR_UNTRUSTED = _(
-    "This certificate was not issued by this bank or has been altered, so it cannot be used here. "
-    "Use a certificate issued by this bank, or issue one in the certificate centre."
+    "This certificate was not issued by this bank or by an institution registered here, or it has been "
+    "altered, so it cannot be used here. If another bank or institution issued it, register it in the "
+    "certificate centre first (Register another institution's certificate); otherwise use a certificate "
+    "issued by this bank, or issue one in the certificate centre."
 )
 ERR_NOT_YET_VALID = _(
     "This certificate is not valid yet. Check that your computer's date and time are correct, then try again."
@@ -92,6 +105,10 @@ ERR_EXPIRED = _(
     "This certificate expired on %(date)s. A certificate can be renewed only from 60 days before it "
     "expires until the end of its expiry day; now reissue it in the certificate centre "
     "(additional authentication is needed)."
+)
+ERR_EXTERNAL_EXPIRED = _(
+    "This certificate expired on %(date)s. Renew or reissue it at the bank or institution that issued "
+    "it, then register the new certificate in the certificate centre."
 )
 ERR_BAD_SIGNATURE = _(
     "The signature does not match this certificate. Try again; if it keeps failing, the certificate's "
@@ -126,10 +143,23 @@ _CHAIN_REFUSALS: dict[str, tuple[str, Any]] = {
 }
 
 
+# A certificate the portal accepts: one we issued, or another institution's registered here.
+RegisteredCertificate = Certificate | ExternalCertificate
+
+
 @dataclass(frozen=True)
 class LoginResult:
     user: User
-    certificate: Certificate
+    certificate: RegisteredCertificate
+
+
+@dataclass(frozen=True)
+class TrustedCertificate:
+    """A parsed certificate that chains to our CAs (``issuer``) or to a trusted CA (``authority``)."""
+
+    cert: x509.Certificate
+    issuer: CertificateAuthority | None = None
+    authority: TrustedAuthority | None = None
 
 
 @dataclass
@@ -157,8 +187,9 @@ def _refuse(code: str, message: Any, **params: Any) -> ValidationError:
     return ValidationError(message, code=code, params=params or None)
 
 
-def _expired(cert: x509.Certificate) -> ValidationError:
-    return _refuse("expired", ERR_EXPIRED, date=_kst_date(cert.not_valid_after_utc))
+def _expired(cert: x509.Certificate, *, external: bool = False) -> ValidationError:
+    message = ERR_EXTERNAL_EXPIRED if external else ERR_EXPIRED
+    return _refuse("expired", message, date=_kst_date(cert.not_valid_after_utc))
 
 
 # --- challenge ----------------------------------------------------------------------------------
@@ -211,10 +242,8 @@ def _spend_challenge(nonce: str, session_key: str, now: dt.datetime) -> None:
 # --- certificate checks -------------------------------------------------------------------------
 
 
-def _trusted_certificate(
-    certificate_der: bytes, now: dt.datetime, attempt: _Attempt
-) -> tuple[x509.Certificate, CertificateAuthority]:
-    """The parsed certificate and our issuing CA, if it chains to our active CAs and is valid at ``now``."""
+def parse_certificate(certificate_der: bytes, attempt: _Attempt | None = None) -> x509.Certificate:
+    """The certificate in ``certificate_der``; ``ValidationError`` (malformed) if it does not parse."""
     if not isinstance(certificate_der, bytes | bytearray | memoryview):
         raise _refuse("malformed", ERR_MALFORMED)
     try:
@@ -222,8 +251,51 @@ def _trusted_certificate(
         serial = cert.serial_number
     except ValueError:
         raise _refuse("malformed", ERR_MALFORMED) from None
-    if serial > 0 and len(str(serial)) <= SERIAL_MAX_DIGITS:
+    if attempt is not None and serial > 0 and len(str(serial)) <= SERIAL_MAX_DIGITS:
         attempt.serial = str(serial)
+    return cert
+
+
+def trusted_authority_for(cert: x509.Certificate) -> tuple[TrustedAuthority, x509.Certificate] | None:
+    """The active trusted CA named as ``cert``'s issuer (the one whose key signed it, if several share
+    the name), with its parsed certificate; ``None`` when no active trusted CA has that name."""
+    try:
+        issuer_name = cert.issuer.rfc4514_string()
+    except ValueError:
+        return None
+    candidates = []
+    for row in TrustedAuthority.objects.filter(is_active=True, subject=issuer_name).order_by("pk"):
+        authority_cert = x509.load_der_x509_certificate(bytes(row.certificate_der))
+        if authority_cert.subject != cert.issuer:
+            continue
+        if ca.signed_by(cert, authority_cert):
+            return row, authority_cert
+        candidates.append((row, authority_cert))
+    # Same name but another key: checked against it anyway, to say "untrusted" or "altered".
+    return candidates[0] if candidates else None
+
+
+def check_external_chain(cert: x509.Certificate, authority_cert: x509.Certificate, now: dt.datetime) -> None:
+    """``cert`` was signed directly by the trusted ``authority_cert`` and both are valid at ``now``;
+    else the refusal (untrusted, not_yet_valid, expired) a login would give."""
+    try:
+        ca.verify_issued_by_trusted(cert, authority=authority_cert, now=now)
+    except ca.CertificateInvalid as invalid:
+        code, message = _CHAIN_REFUSALS.get(invalid.code, ("untrusted", ERR_UNTRUSTED))
+        if code == "expired":
+            raise _expired(cert, external=True) from None
+        raise _refuse(code, message) from None
+
+
+def _trusted_certificate(certificate_der: bytes, now: dt.datetime, attempt: _Attempt) -> TrustedCertificate:
+    """The parsed certificate and our issuing CA, if it chains to our active CAs and is valid at ``now``;
+    or the trusted CA of another institution that signed it, if it is valid at ``now``."""
+    cert = parse_certificate(certificate_der, attempt)
+    external = trusted_authority_for(cert)
+    if external is not None:
+        row, authority_cert = external
+        check_external_chain(cert, authority_cert, now)
+        return TrustedCertificate(cert=cert, authority=row)
     authorities = {authority.role: authority for authority in active_authorities()}
     root_row = authorities.get(CertificateAuthority.Role.ROOT)
     issuing_row = authorities.get(CertificateAuthority.Role.ISSUING)
@@ -238,26 +310,46 @@ def _trusted_certificate(
         if code == "expired":
             raise _expired(cert) from None
         raise _refuse(code, message) from None
-    return cert, issuing_row
+    return TrustedCertificate(cert=cert, issuer=issuing_row)
 
 
-def _registered_row(cert: x509.Certificate, certificate_der: bytes, issuer: CertificateAuthority) -> Certificate:
-    """Our row of this certificate: same issuer, serial and the very same DER."""
-    serial = cert.serial_number
-    row = None
+def _registered_row(trusted: TrustedCertificate, certificate_der: bytes) -> RegisteredCertificate:
+    """The row of this certificate: ours (same issuer, serial and the very same DER), or another
+    institution's registered here (same trusted CA, serial and DER, status registered)."""
+    serial = trusted.cert.serial_number
+    row: RegisteredCertificate | None = None
     if serial > 0 and len(str(serial)) <= SERIAL_MAX_DIGITS:
-        row = Certificate.objects.filter(issuer=issuer, serial=serial_text(serial)).first()
+        if trusted.authority is not None:
+            row = ExternalCertificate.objects.filter(
+                authority=trusted.authority, serial=serial_text(serial), status=ExternalCertificate.Status.REGISTERED
+            ).first()
+        else:
+            row = Certificate.objects.filter(issuer=trusted.issuer, serial=serial_text(serial)).first()
     if row is None or bytes(row.certificate_der) != bytes(certificate_der):
         raise _refuse("unknown", ERR_UNKNOWN)
     return row
 
 
-def _check_usable(row: Certificate, cert: x509.Certificate) -> None:
-    """Not revoked, and not marked expired by the daily job."""
+def _check_usable(row: RegisteredCertificate, cert: x509.Certificate, now: dt.datetime) -> None:
+    """Ours: not revoked, and not marked expired by the daily job. Another institution's: registered
+    (found only so) and not revoked as far as its CA's loaded CRL tells (see the module docstring)."""
+    if isinstance(row, ExternalCertificate):
+        external_revocation_check(authority=row.authority, serial=row.serial, now=now)
+        return
     if row.revoked_at is not None:
         raise _refuse("revoked", ERR_REVOKED, date=_kst_date(row.revoked_at))
     if row.status != Certificate.Status.VALID:
         raise _expired(cert)
+
+
+def _lock_registered(row: RegisteredCertificate) -> RegisteredCertificate:
+    """``row`` again, locked (FOR UPDATE); refused as unknown if it was deregistered meanwhile."""
+    if isinstance(row, ExternalCertificate):
+        locked = ExternalCertificate.objects.select_for_update().select_related("authority").get(pk=row.pk)
+        if locked.status != ExternalCertificate.Status.REGISTERED:
+            raise _refuse("unknown", ERR_UNKNOWN)
+        return locked
+    return Certificate.objects.select_for_update().get(pk=row.pk)
 
 
 def _check_signature(cert: x509.Certificate, data: bytes, signature: bytes) -> None:
@@ -286,12 +378,14 @@ def _check_agreement(agreement: Agreement | None) -> tuple[Agreement, User]:
     return agreement, user
 
 
-def _store_evidence(
-    row: Certificate, *, text: str, signature: bytes, purpose: str, now: dt.datetime
+def store_evidence(
+    row: RegisteredCertificate, *, text: str, signature: bytes, purpose: str, now: dt.datetime
 ) -> SignatureEvidence:
+    """Keep a verified signature as evidence, pointing at whichever kind of certificate made it."""
     return SignatureEvidence.objects.create(
         customer_id=row.customer_id,
-        certificate=row,
+        certificate=row if isinstance(row, Certificate) else None,
+        external_certificate=row if isinstance(row, ExternalCertificate) else None,
         certificate_serial=row.serial,
         purpose=purpose,
         text=text,
@@ -313,6 +407,11 @@ def _audit_refusal(action: str, refusal: ValidationError, attempt: _Attempt, act
         )
 
 
+def _issuer_details(row: RegisteredCertificate) -> dict[str, Any]:
+    """For the audit trail: which trusted CA issued another institution's certificate (ours: nothing)."""
+    return {"trusted_authority": row.authority_id} if isinstance(row, ExternalCertificate) else {}
+
+
 # --- login --------------------------------------------------------------------------------------
 
 
@@ -328,18 +427,20 @@ def certificate_login(
     """Check a certificate login (see the module docstring for the order); the caller then signs in
     ``result.user``. Raises ``ValidationError`` (challenge_unknown, challenge_other_session,
     challenge_used, challenge_expired, malformed, unavailable, untrusted, not_yet_valid, expired,
-    bad_signature, unknown, revoked, suspended, not_registered, no_agreement), audited; ``PermissionDenied``
+    bad_signature, unknown, revoked, revocation_unknown, suspended, not_registered, no_agreement), audited;
+    ``PermissionDenied``
     without ``accounts.use_agreement``."""
     require_perm(actor, LOGIN_PERMISSION)
     now = now or timezone.now()
     attempt = _Attempt()
     try:
         _spend_challenge(challenge_nonce, session_key, now)
-        cert, issuer = _trusted_certificate(certificate_der, now, attempt)
+        trusted = _trusted_certificate(certificate_der, now, attempt)
+        cert = trusted.cert
         _check_signature(cert, challenge_nonce.encode("ascii"), signature)
-        row = _registered_row(cert, certificate_der, issuer)
+        row = _registered_row(trusted, certificate_der)
         attempt.customer_id = row.customer_id
-        _check_usable(row, cert)
+        _check_usable(row, cert, now)
         with transaction.atomic():
             # Locks the agreement: a suspension landing at this moment (wrong entries, staff, the
             # dormancy sweep) is either seen here or waits until this login has recorded its use.
@@ -351,7 +452,7 @@ def certificate_login(
             )
             agreement, user = _check_agreement(open_agreement)
             agreement_record_use(agreement=agreement, actor=actor, now=now)
-            evidence = _store_evidence(
+            evidence = store_evidence(
                 row, text=challenge_nonce, signature=signature, purpose=SignatureEvidence.Purpose.LOGIN, now=now
             )
             audit_record(
@@ -359,7 +460,12 @@ def certificate_login(
                 actor=user,
                 customer_id=row.customer_id,
                 obj=row,
-                details={"serial": row.serial, "agreement": agreement.pk, "evidence": evidence.pk},
+                details={
+                    "serial": row.serial,
+                    "agreement": agreement.pk,
+                    "evidence": evidence.pk,
+                    **_issuer_details(row),
+                },
             )
     except ValidationError as refusal:
         _audit_refusal("certificate.login_refused", refusal, attempt, actor)
@@ -383,12 +489,14 @@ def signature_verify(
     """Verify ``customer``'s signature over ``text`` (UTF-8; build it with ``certcenter.signing.canonical_text``)
     and store it as evidence, audited ``signature.verified``.
 
-    The certificate must chain to our CAs, be valid now, registered, not revoked and this customer's.
+    The certificate must chain to our CAs (or to a trusted CA of another institution), be valid now,
+    registered, not revoked (ours; or by its CRL as loaded here) and this customer's.
     The agreement's state is the caller's business (a suspension release signs while suspended).
     Raises ``ValidationError`` (malformed, unavailable, untrusted, not_yet_valid, expired, unknown,
-    revoked, not_yours, bad_signature), audited ``signature.refused``; ``PermissionDenied`` for anyone
-    but the customer's own user or an actor with ``certcenter.add_signatureevidence``; ``ValueError``
-    for an unknown purpose or an empty text (the caller's mistake)."""
+    revoked, revocation_unknown, not_yours, bad_signature), audited ``signature.refused``;
+    ``PermissionDenied`` for anyone but the customer's own user or an actor with
+    ``certcenter.add_signatureevidence``; ``ValueError`` for an unknown purpose or an empty text (the
+    caller's mistake)."""
     require_customer_or_perm(actor, customer.pk, SIGNATURE_PERMISSION)
     if purpose not in SignatureEvidence.Purpose.values:
         raise ValueError(f"unknown signature purpose {purpose!r}")
@@ -397,20 +505,28 @@ def signature_verify(
     now = now or timezone.now()
     attempt = _Attempt(customer_id=customer.pk)
     try:
-        cert, issuer = _trusted_certificate(certificate_der, now, attempt)
-        row = _registered_row(cert, certificate_der, issuer)
+        trusted = _trusted_certificate(certificate_der, now, attempt)
+        cert = trusted.cert
+        row = _registered_row(trusted, certificate_der)
         if row.customer_id != customer.pk:
             raise _refuse("not_yours", ERR_NOT_YOURS)
-        _check_usable(row, cert)
+        _check_usable(row, cert, now)
         _check_signature(cert, text.encode("utf-8"), signature)
         with transaction.atomic():
-            evidence = _store_evidence(row, text=text, signature=signature, purpose=purpose, now=now)
+            # Lock the certificate's row and look again: a revocation or deregistration committing at this
+            # moment is either seen here or waits until the evidence is stored. Lock order: the caller's own
+            # document rows first (the agreement of a release, a transfer's day total), then this
+            # certificate, and never a customer account before it (issue and reissue lock certificates
+            # before the fee's account).
+            row = _lock_registered(row)
+            _check_usable(row, cert, now)
+            evidence = store_evidence(row, text=text, signature=signature, purpose=purpose, now=now)
             audit_record(
                 action="signature.verified",
                 actor=actor,
                 customer_id=customer.pk,
                 obj=evidence,
-                details={"purpose": purpose, "serial": row.serial, "evidence": evidence.pk},
+                details={"purpose": purpose, "serial": row.serial, "evidence": evidence.pk, **_issuer_details(row)},
             )
     except ValidationError as refusal:
         _audit_refusal("signature.refused", refusal, attempt, actor, purpose=purpose)

@@ -1,7 +1,9 @@
-/* Certificate issue, step 3 (/certificates/issue/certificate/): check the certificate password here,
- * make the key pair, send the CSR and the identity random value R, then encrypt the private key with
- * the password (R kept inside it) and keep it in this browser or download the two files; show the
- * receipt. The password and the private key never leave the browser.
+/* The certificate step of the issue (/certificates/issue/certificate/) and the reissue
+ * (/certificates/reissue/certificate/): check the certificate password here, make the key pair, send
+ * the CSR and the identity random value R to the page's data-request-url, then encrypt the private key
+ * with the password (R kept inside it) and keep it in this browser or download the two files; show the
+ * receipt. A reissue answers the serials it revoked ("revoked"): their copies kept in this browser are
+ * deleted and the receipt lists them. The password and the private key never leave the browser.
  * Uses only window.BankPki (static/js/pki.js). */
 (function () {
   "use strict";
@@ -47,6 +49,18 @@
     });
   }
 
+  /* The revoked certificates' copies in this browser are useless now; a failure here loses nothing. */
+  function forgetRevoked(issued) {
+    var serials = Array.isArray(issued.revoked) ? issued.revoked : [];
+    return Promise.all(
+      serials.map(function (serial) {
+        return Pki.store.remove(serial).catch(function () {
+          return undefined;
+        });
+      })
+    );
+  }
+
   function showReceipt(issued, keptIn) {
     document.getElementById("receipt-kind").textContent = issued.kind_label;
     document.getElementById("receipt-serial").textContent = issued.serial;
@@ -56,6 +70,10 @@
     document.getElementById("receipt-account").textContent = issued.account;
     document.getElementById("receipt-expiry").textContent = issued.not_after_display;
     document.getElementById("receipt-storage").textContent = texts["storage_" + keptIn] || keptIn;
+    var revoked = document.getElementById("receipt-revoked");
+    if (revoked) {
+      revoked.textContent = issued.revoked && issued.revoked.length ? issued.revoked.join(", ") : texts.none_revoked;
+    }
     form.hidden = true;
     receipt.hidden = false;
     document.getElementById("issue-receipt-title").focus();
@@ -106,6 +124,11 @@
       })
       .then(function (encryptedKey) {
         return keep(storage, issued, certificateDer, encryptedKey);
+      })
+      .then(function (keptIn) {
+        return forgetRevoked(issued).then(function () {
+          return keptIn;
+        });
       })
       .then(function (keptIn) {
         password.value = "";

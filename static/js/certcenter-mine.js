@@ -1,5 +1,6 @@
 /* My certificates (/certificates/mine/...), on window.BankPki (static/js/pki.js):
- * - the list: mark the rows whose certificate is kept in this browser (BankPki.store.list(), by serial);
+ * - the lists (ours, and other institutions' registered here): mark the rows whose certificate is kept in
+ *   this browser (BankPki.store.list(), by serial);
  * - the revoked page: delete the revoked certificate's copy kept in this browser (data-remove-serial);
  * - the renewal page: check the new certificate password, make the new key pair, send the CSR and the
  *   identity random value R, encrypt the new key (R kept inside it), keep it where the old one was kept,
@@ -42,8 +43,11 @@
           cell.textContent = here ? t.in_browser : t.not_in_browser;
           row.dataset.inBrowser = here ? "yes" : "no";
         });
-        note.textContent = t.browser_count.replace("%(count)s", String(count));
-        note.hidden = false;
+        if (note && table.id === "mine-table") {
+          // The count is of this bank's certificates (the note sits above their table).
+          note.textContent = t.browser_count.replace("%(count)s", String(count));
+          note.hidden = false;
+        }
       },
       function () {
         // No IndexedDB here (private mode, blocked storage): leave the column as it is.
@@ -222,10 +226,13 @@
     form.addEventListener("submit", renew);
   }
 
-  var table = document.getElementById("mine-table");
-  if (table) {
-    markStored(table);
-  }
+  // Our certificates and the other institutions' registered here: mark the ones kept in this browser.
+  ["mine-table", "mine-external-table"].forEach(function (id) {
+    var table = document.getElementById(id);
+    if (table) {
+      markStored(table);
+    }
+  });
   var revoked = document.getElementById("mine-revoked");
   if (revoked) {
     removeRevoked(revoked);

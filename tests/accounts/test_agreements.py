@@ -732,12 +732,24 @@ class _Spend:
         return self.result
 
 
+class _Evidence:
+    pk = 7
+    certificate_serial = "1001"
+
+
 def _release_online(agreement: Agreement, actor: Any = None, spend: Any = None, **kwargs: Any) -> Agreement:
+    """The online release with a stand-in for the certificate signature (tested for real in
+    tests/accounts/test_release_signature.py): it accepts any text and returns evidence."""
+    now = kwargs.pop("now", None) or dt.datetime.now(tz=KST)
     return services.agreement_release_online(
         agreement=agreement,
         actor=actor or WEB,
         medium_verified=kwargs.pop("medium_verified", True),
         additional_auth=spend or _Spend(),
+        signature=kwargs.pop("signature", lambda text: _Evidence()),
+        nonce="n" * 32,
+        issued_at=now,
+        now=now,
         **kwargs,
     )
 

@@ -26,6 +26,7 @@ from bankportal.actors import system_actor
 from bankportal.audit.models import AuditEvent
 from bankportal.notifications.models import Notification
 from bankportal.timeutil import KST
+from certcenter import services as certcenter_services
 from otp import securitycard as card_rules
 from otp import totp
 from otp.models import AdditionalAuthChallenge, SecurityCard
@@ -37,6 +38,7 @@ from otp.services import (
     security_card_issue,
 )
 from otp.services.verification import REFUSAL_MESSAGES, Refusal
+from tests.accounts.release_signing import CA_ACTOR, RELEASE_SIGN, Cert, issue_certificate, post_signature
 from tests.conftest import ACCOUNT_PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -170,6 +172,13 @@ def active(applied, alice, alice_account) -> Agreement:  # type: ignore[no-untyp
 @pytest.fixture
 def browser() -> Client:
     return Client()
+
+
+@pytest.fixture
+def cert(active, alice_account) -> Cert:  # type: ignore[no-untyped-def]
+    """Alice's joint certificate, issued while internet banking is in normal use (needed to release)."""
+    certcenter_services.ca_init(actor=CA_ACTOR)
+    return issue_certificate(active, alice_account)
 
 
 def _to_medium(browser: Client, url: str, details: dict[str, str]):  # type: ignore[no-untyped-def]
@@ -480,11 +489,17 @@ def _release_to_phone(browser: Client, card: IssuedSecurityCard, alice: Customer
     assert browser.post(RELEASE_MEDIUM, _card_answer(card, medium))["Location"] == RELEASE_PHONE
 
 
+def _release_to_sign(browser: Client, card: IssuedSecurityCard, alice: Customer, account: Account) -> None:
+    _release_to_phone(browser, card, alice, account)
+    browser.post(RELEASE_SEND, {"channel": "sms"})
+    assert browser.post(RELEASE_PHONE, {"phone_code": _sent_code()})["Location"] == RELEASE_SIGN
+
+
 def test_release_end_to_end_for_a_wrong_entry_suspension(
-    active, card, alice, alice_account, browser, clock, settings
+    active, cert, card, alice, alice_account, browser, clock, settings
 ) -> None:  # type: ignore[no-untyped-def]
-    """Details → security card → SMS code → released; the verification is spent with it. No ARS
-    button where the bank offers no ARS calls."""
+    """Details → security card → SMS code → certificate signature → released; the verification is
+    spent with it. No ARS button where the bank offers no ARS calls."""
     settings.ARS_BACKEND = ""
     _suspend_wrong_entries(active)
     clock.move_to(LATER)
@@ -493,7 +508,10 @@ def test_release_end_to_end_for_a_wrong_entry_suspension(
     assert ALICE_PHONE_MASKED in _html(phone) and 'value="ars"' not in _html(phone)
     sent = browser.post(RELEASE_SEND, {"channel": "sms"})
     assert sent["Location"] == RELEASE_PHONE
-    done = browser.post(RELEASE_PHONE, {"phone_code": _sent_code()})
+    assert browser.post(RELEASE_PHONE, {"phone_code": _sent_code()})["Location"] == RELEASE_SIGN
+    active.refresh_from_db()
+    assert active.state == State.SUSPENDED  # the code alone releases nothing now
+    done = post_signature(browser, cert)
     assert done["Location"] == RELEASE_DONE
     assert browser.get(RELEASE_DONE).status_code == 200
     active.refresh_from_db()
@@ -505,7 +523,7 @@ def test_release_end_to_end_for_a_wrong_entry_suspension(
 
 
 def test_release_of_a_dormancy_suspension_offers_ars_when_available(
-    active, card, alice, alice_account, browser, settings
+    active, cert, card, alice, alice_account, browser, settings
 ) -> None:  # type: ignore[no-untyped-def]
     settings.ARS_BACKEND = "bankportal.notifications.backends.OutboxArsBackend"
     services.agreement_suspend(
@@ -516,7 +534,8 @@ def test_release_of_a_dormancy_suspension_offers_ars_when_available(
     browser.post(RELEASE_SEND, {"channel": "ars"})
     spoken = re.search(r"(\d \d \d \d \d \d)", Notification.objects.latest("pk").body)
     assert spoken is not None
-    assert browser.post(RELEASE_PHONE, {"phone_code": spoken.group(1).replace(" ", "")})["Location"] == RELEASE_DONE
+    assert browser.post(RELEASE_PHONE, {"phone_code": spoken.group(1).replace(" ", "")})["Location"] == RELEASE_SIGN
+    assert post_signature(browser, cert)["Location"] == RELEASE_DONE
     active.refresh_from_db()
     assert active.state == State.ACTIVE
 
@@ -538,17 +557,20 @@ def test_a_wrong_sms_code_says_how_many_tries_are_left(active, card, alice, alic
 
 
 def test_release_steps_cannot_be_skipped(active, card, alice, alice_account, browser) -> None:  # type: ignore[no-untyped-def]
-    """The code step needs the medium step; a verification made elsewhere releases nothing."""
+    """The code step needs the medium step, the signing step the code step; a verification made
+    elsewhere releases nothing."""
     _suspend_wrong_entries(active)
     for url, data in (
         (RELEASE_MEDIUM, {}),
         (RELEASE_PHONE, {"phone_code": "123456"}),
         (RELEASE_SEND, {"channel": "sms"}),
+        (RELEASE_SIGN, {"certificate": "AAAA", "signature": "AAAA"}),
     ):
         assert browser.post(url, data)["Location"] == RELEASE_URL
     assert browser.get(RELEASE_DONE)["Location"] == RELEASE_URL
     _to_medium(browser, RELEASE_URL, _details(alice, alice_account))
     assert browser.post(RELEASE_PHONE, {"phone_code": "123456"})["Location"] == RELEASE_URL
+    assert browser.get(RELEASE_SIGN)["Location"] == RELEASE_URL
     assert not Notification.objects.filter(purpose="additional_auth").exists()
     active.refresh_from_db()
     assert active.state == State.SUSPENDED
@@ -569,15 +591,15 @@ def test_release_is_refused_for_other_reasons_and_states(applied, alice, alice_a
 
 
 def test_a_suspension_changed_during_the_flow_is_refused_at_the_last_step(
-    active, card, alice, alice_account, teller, browser
+    active, cert, card, alice, alice_account, teller, browser
 ) -> None:  # type: ignore[no-untyped-def]
     """The release service decides again: staff released and re-suspended it meanwhile → refusal page;
     the SMS verification stays unspent."""
     _suspend_wrong_entries(active)
-    _release_to_phone(browser, card, alice, alice_account)
-    browser.post(RELEASE_SEND, {"channel": "sms"})
+    _release_to_sign(browser, card, alice, alice_account)
+    text = browser.get(RELEASE_SIGN).context["text"]
     Agreement.objects.filter(pk=active.pk).update(suspension_reason=Agreement.SuspensionReason.STAFF)
-    response = browser.post(RELEASE_PHONE, {"phone_code": _sent_code()})
+    response = post_signature(browser, cert, text=text)
     assert response.status_code == 200
     assert _shown(svc.ERR_ONLINE_RELEASE_REASON) in _html(response)
     challenge = AdditionalAuthChallenge.objects.get(purpose=AdditionalAuthChallenge.Purpose.SUSPENSION_RELEASE)
@@ -637,10 +659,10 @@ def test_five_wrong_login_passwords_from_one_address_pause_and_still_count(activ
 
 
 def test_the_pause_page_points_to_the_release_which_also_lifts_the_pause(  # type: ignore[no-untyped-def]
-    active, card, alice, alice_account, settings
+    active, cert, card, alice, alice_account, settings
 ) -> None:
     """Five wrong passwords from one address: suspended and paused. The pause page links to the
-    online release; once released (account password, card, SMS code) from that address, the
+    online release; once released (account password, card, SMS code, certificate) from that address, the
     right password signs in at once instead of waiting out the pause. Without the release it
     would still be paused."""
     address = "203.0.113.10"
@@ -650,9 +672,8 @@ def test_the_pause_page_points_to_the_release_which_also_lifts_the_pause(  # typ
     assert _is_pause_page(_sign_in("alice2026", LOGIN_PASSWORD, ip=address))
 
     customer_browser = Client(REMOTE_ADDR=address)
-    _release_to_phone(customer_browser, card, alice, alice_account)
-    customer_browser.post(RELEASE_SEND, {"channel": "sms"})
-    assert customer_browser.post(RELEASE_PHONE, {"phone_code": _sent_code()})["Location"] == RELEASE_DONE
+    _release_to_sign(customer_browser, card, alice, alice_account)
+    assert post_signature(customer_browser, cert)["Location"] == RELEASE_DONE
 
     assert _signed_in(_sign_in("alice2026", LOGIN_PASSWORD, ip=address))
 

@@ -3,18 +3,34 @@
 import io
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from accounts.identity import customer_rrn
+from accounts.management.commands.seed_demo import DEMO_CERTIFICATE_PASSWORD
 from accounts.models import Account, Agreement, Customer, User
 from accounts.selectors import ledger_problems
+from accounts.services import agreement_online as online
 from bankportal.audit.models import AuditEvent
 from bankportal.audit.verification import audit_verify
 from bankportal.content.models import FaqEntry, Notice
 from bankportal.timeutil import kst_today
+from certcenter import ca
+from certcenter import services as certcenter_services
+from certcenter.ca.keyfile import read_key_file
+from certcenter.models import Certificate
 from otp.models import SecurityCard
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _demo_files_in_tmp(settings, tmp_path):  # type: ignore[no-untyped-def]
+    """The demo certificate's files go under VAR_DIR: never the developer's own var/ in a test."""
+    settings.VAR_DIR = tmp_path
 
 
 def _counts() -> tuple[int, ...]:
@@ -82,3 +98,86 @@ def test_seed_demo_refuses_without_debug(settings):
     with pytest.raises(CommandError, match="refusing with DEBUG off"):
         call_command("seed_demo", stdout=io.StringIO())
     assert User.objects.count() == 0
+
+
+def test_seed_demo_gives_the_dormant_persona_a_certificate_to_sign_the_release(settings, tmp_path):
+    """최휴면's certificate is a real row issued before the dormancy; its two files are written under
+    VAR_DIR/demo-certificates/rest01/ and the key opens with the printed password and signs the release."""
+    settings.DEBUG = True
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out)
+    folder = tmp_path / "demo-certificates" / "rest01"
+    printed = out.getvalue()
+    assert str(folder / "signCert.der") in printed and str(folder / "signPri.key") in printed
+    assert f"Certificate password: {DEMO_CERTIFICATE_PASSWORD}" in printed
+
+    agreement = Agreement.objects.get(user__username="rest01")
+    assert agreement.state == Agreement.State.SUSPENDED
+    row = Certificate.objects.get(customer=agreement.customer)
+    assert row.status == Certificate.Status.VALID and row.storage == Certificate.Storage.FILE
+    assert row.created_at < agreement.suspended_at
+    der = (folder / "signCert.der").read_bytes()
+    assert bytes(row.certificate_der) == der
+    key_file = (folder / "signPri.key").read_bytes()
+    with pytest.raises(TypeError):  # encrypted: does not open without the password
+        serialization.load_der_private_key(key_file, password=None)
+    key = serialization.load_der_private_key(key_file, password=DEMO_CERTIFICATE_PASSWORD.encode())
+    assert isinstance(key, rsa.RSAPrivateKey)
+
+    text = online.release_text(agreement=agreement, nonce=online.release_nonce(), issued_at=agreement.suspended_at)
+    signature = key.sign(text.encode(), padding.PKCS1v15(), hashes.SHA256())
+    evidence = certcenter_services.signature_verify(
+        customer=agreement.customer,
+        certificate_der=der,
+        text=text,
+        signature=signature,
+        purpose=online.RELEASE_SIGNATURE_PURPOSE,
+        actor=online.agreement_release_actor(),
+    )
+    assert evidence.certificate == row
+
+
+def test_seed_demo_issues_the_demo_certificate_once(settings, tmp_path):
+    """A re-run finds the persona suspended: no second certificate, the files left as they are."""
+    settings.DEBUG = True
+    call_command("seed_demo", stdout=io.StringIO())
+    folder = tmp_path / "demo-certificates" / "rest01"
+    files = {name: (folder / name).read_bytes() for name in ("signCert.der", "signPri.key")}
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out)
+    assert Certificate.objects.count() == 1
+    assert {name: (folder / name).read_bytes() for name in files} == files
+    assert DEMO_CERTIFICATE_PASSWORD in out.getvalue()
+
+
+def test_seed_demo_says_when_there_is_no_demo_certificate(settings, tmp_path):
+    """Files gone (or a database seeded before certificates): the command says how to get one."""
+    settings.DEBUG = True
+    call_command("seed_demo", stdout=io.StringIO())
+    for path in (tmp_path / "demo-certificates" / "rest01").iterdir():
+        path.unlink()
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out)
+    assert "No demo certificate files" in out.getvalue()
+    assert DEMO_CERTIFICATE_PASSWORD not in out.getvalue()
+
+
+def test_the_demo_key_file_is_the_browsers_form_with_r_and_100000_iterations(settings, tmp_path):
+    """The demo's signPri.key is what pki.js writes: PBES2 with at least 100,000 PBKDF2 iterations, and
+    the identity random value R inside, so the certificate's identity hash checks against the RRN."""
+    settings.DEBUG = True
+    call_command("seed_demo", stdout=io.StringIO())
+    key_file = (tmp_path / "demo-certificates" / "rest01" / "signPri.key").read_bytes()
+    agreement = Agreement.objects.get(user__username="rest01")
+    row = Certificate.objects.get(customer=agreement.customer)
+    cert = x509.load_der_x509_certificate(bytes(row.certificate_der))
+
+    key, random_value, iterations = read_key_file(key_file, DEMO_CERTIFICATE_PASSWORD)
+
+    assert iterations >= 100_000
+    assert key.public_key().public_numbers() == cert.public_key().public_numbers()
+    assert random_value is not None and len(random_value) == 20
+    assert ca.identity_matches(cert, customer_rrn(agreement.customer), random_value)
+    assert not ca.identity_matches(cert, "9001011234568", random_value)
+    with pytest.raises(ValueError):
+        read_key_file(key_file, "Not-the-password-1!")

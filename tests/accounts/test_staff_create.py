@@ -246,6 +246,12 @@ def test_staff_otp_enrol_refuses_a_bad_key(teller):
 # --- the demo: seed_demo and staff_otp_code ---------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def _demo_files_in_tmp(settings, tmp_path):  # type: ignore[no-untyped-def]
+    """seed_demo writes the demo certificate's files under VAR_DIR: never the developer's own var/ in a test."""
+    settings.VAR_DIR = tmp_path
+
+
 def test_seed_demo_prints_each_demo_staff_members_secret_and_how_to_read_a_code(settings):
     settings.DEBUG = True
     output = _run("seed_demo")

@@ -1,7 +1,8 @@
 """The whole e-banking agreement journey in Chromium, in Korean: a teller takes the application in the
-staff admin, the customer registers online with the security card, signs in; five wrong passwords
-suspend internet banking, and the customer releases it in the security centre with the card and an
-SMS code, then signs in again and finds the user ID."""
+staff admin, the customer registers online with the security card, signs in and gets a joint
+certificate (its two files on disk); five wrong passwords suspend internet banking, and the customer
+releases it in the security centre with the card, an SMS code and a signature made in the browser
+with the certificate files, then signs in again and finds the user ID."""
 
 from __future__ import annotations
 
@@ -10,9 +11,13 @@ import re
 import pytest
 
 from accounts import services
+from accounts.management.commands.seed_demo import demo_certificate_issue
 from accounts.models import Agreement
+from bankportal.actors import system_actor
 from bankportal.audit.models import AuditEvent
 from bankportal.notifications.models import Notification
+from certcenter import services as certcenter_services
+from certcenter.models import SignatureEvidence
 from otp.models import SecurityCard
 from otp.securitycard import Challenge, expected_answer
 from otp.services import security_card_issue
@@ -24,6 +29,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 USERNAME = "alicebank7"
 PASSWORD = "Alice-web-2026!"
+CERTIFICATE_PASSWORD = "Alice-cert-2026!"
+CA_ACTOR = system_actor("test:ca_init", [certcenter_services.CA_INIT_PERMISSION])
 
 
 def _identify(page, customer, account, rrn: str) -> None:  # type: ignore[no-untyped-def]
@@ -55,7 +62,7 @@ def _sign_in(page, password: str) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_branch_application_online_registration_sign_in_suspension_and_release(  # type: ignore[no-untyped-def]
-    page, browser, live_server, teller, alice, alice_account
+    page, browser, live_server, teller, alice, alice_account, tmp_path
 ):
     problems = console_problems(page)
     rrn = services.customer_rrn(alice)
@@ -99,6 +106,17 @@ def test_branch_application_online_registration_sign_in_suspension_and_release( 
     web.locator("header form[action$='/logout/'] button").click()
     web.wait_for_load_state()
 
+    # While internet banking is in normal use, the customer gets a joint certificate kept as two files
+    # (issued through the certificate centre's service, as the issue page does).
+    certcenter_services.ca_init(actor=CA_ACTOR)
+    issued = demo_certificate_issue(
+        agreement=agreement,
+        account=alice_account,
+        password=CERTIFICATE_PASSWORD,
+        actor=certcenter_services.certificate_web_actor(),
+    )
+    issued.write(tmp_path)
+
     # 4. Five wrong passwords in a row suspend internet banking (and pause sign-in for this name and
     # address); the page that says so links to the release.
     for _ in range(5):
@@ -110,7 +128,8 @@ def test_branch_application_online_registration_sign_in_suspension_and_release( 
     assert "/login/" in web.url  # the right password does not sign in now
     assert web.locator("#release-hint a[href$='/security/release/']").is_visible()
 
-    # 5. Release in the security centre: details, card, SMS code.
+    # 5. Release in the security centre: details, card, SMS code, then the release text signed with
+    # the certificate files in the browser.
     web.locator("#release-hint a").click()
     web.wait_for_url("**/security/release/")
     _identify(web, alice, alice_account, rrn)
@@ -124,9 +143,26 @@ def test_branch_application_online_registration_sign_in_suspension_and_release( 
     assert code is not None
     web.locator("#phone-verify input[name=phone_code]").fill(code.group(0))
     web.locator("#phone-verify button[type=submit]").click()
+    web.wait_for_url("**/security/release/sign/")
+    agreement.refresh_from_db()
+    assert agreement.state == Agreement.State.SUSPENDED  # not before the signature
+    text = web.locator("#release-text").inner_text()
+    assert f"customer={alice.name}" in text and "suspension=wrong_entries" in text
+    web.locator("#cert-file").set_input_files(str(tmp_path / "signCert.der"))
+    web.locator("#key-file").set_input_files(str(tmp_path / "signPri.key"))
+    web.locator("#certificate-password").fill("Wrong-cert-2026!")
+    web.locator("#release-sign-submit").click()
+    status = web.locator("#sign-status")
+    status.wait_for(state="visible")
+    web.wait_for_function("() => !document.getElementById('release-sign-submit').disabled")
+    assert "/security/release/sign/" in web.url  # a wrong password is caught in the browser
+    web.locator("#certificate-password").fill(CERTIFICATE_PASSWORD)
+    web.locator("#release-sign-submit").click()
     web.wait_for_url("**/security/release/done/")
     agreement.refresh_from_db()
     assert agreement.state == Agreement.State.ACTIVE and agreement.wrong_entries == 0
+    evidence = SignatureEvidence.objects.get(purpose=SignatureEvidence.Purpose.SUSPENSION_RELEASE)
+    assert evidence.certificate_id == issued.issued.certificate.pk and evidence.text == text
     assert AuditEvent.objects.filter(action="agreement.release", object_id=str(agreement.pk)).exists()
 
     # 6. The release also lifted the sign-in pause for this customer: signed in again. Find my ID shows

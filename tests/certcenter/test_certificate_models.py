@@ -23,7 +23,13 @@ from tests.conftest import staff_login
 
 pytestmark = pytest.mark.django_db
 
-VIEW_CODES = {"certcenter.view_certificateauthority", "certcenter.view_certificate", "certcenter.view_crlstate"}
+VIEW_CODES = {
+    "certcenter.view_certificateauthority",
+    "certcenter.view_certificate",
+    "certcenter.view_crlstate",
+    "certcenter.view_trustedauthority",
+    "certcenter.view_externalcertificate",
+}
 
 
 def _codes(group_name: str) -> set[str]:
@@ -182,7 +188,9 @@ def pki(db) -> CaInitResult:  # type: ignore[no-untyped-def]
     return ca_init(actor=CA_ACTOR)
 
 
-@pytest.mark.parametrize("model", ["certificateauthority", "certificate", "crlstate"])
+@pytest.mark.parametrize(
+    "model", ["certificateauthority", "certificate", "crlstate", "trustedauthority", "externalcertificate"]
+)
 def test_a_teller_reads_the_certcenter_lists(client, teller, pki, model):
     staff_login(client, teller)
 

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -16,7 +25,7 @@ from accounts.agreements import Document
 from accounts.identity import rrn_blind_index
 from accounts.idnumbers import brn_check_digit, format_brn, normalise_rrn
 from accounts.management.staff_enrolment import write_enrolment
-from accounts.models import Agreement, Customer, DepositProduct, User
+from accounts.models import Account, Agreement, Customer, DepositProduct, User
 from accounts.services.ledger import internal_balances_roll_up
 from accounts.services.staff import staff_otp_enrol
 from bankportal.actors import system_actor
@@ -24,6 +33,8 @@ from bankportal.audit.services import audit_seal
 from bankportal.content.models import FaqEntry, Notice
 from bankportal.middleware import RequestContext, use_context
 from bankportal.timeutil import kst_today
+from certcenter import services as certcenter_services
+from certcenter.ca.keyfile import customer_key_file
 from otp.models import SecurityCard
 from otp.services import security_card_issue
 from otp.services.cards import security_card_codes
@@ -32,6 +43,10 @@ from otp.services.cards import security_card_codes
 DEMO_PASSWORD = "Demo-pass-2026!"  # noqa: S105
 DEMO_ACCOUNT_PASSWORD = "4825"  # noqa: S105
 DEMO_STAFF = ("teller01", "manager01")
+# The dormant persona's joint certificate (to sign the online release): files under VAR_DIR, this password.
+DEMO_CERTIFICATE_PASSWORD = "Demo-cert-2026!"  # noqa: S105
+DEMO_CERTIFICATE_USER = "rest01"
+CA_ACTOR = system_actor("command:seed_demo", [certcenter_services.CA_INIT_PERMISSION])
 STAFF_OTP_ACTOR = system_actor("command:seed_demo", ["otp_totp.add_totpdevice", "otp_totp.delete_totpdevice"])
 # The nightly dormancy job's own actor, run once so the dormant persona is suspended the way the job does it.
 DORMANCY_ACTOR = system_actor("command:seed_demo", ["accounts.suspend_agreement"])
@@ -180,6 +195,55 @@ FAQS = [
 ]
 
 
+def demo_certificate_dir(username: str, base: Path | None = None) -> Path:
+    """Where the demo persona's certificate files go: ``VAR_DIR/demo-certificates/<user ID>/``."""
+    return (base or Path(settings.VAR_DIR) / "demo-certificates") / username
+
+
+@dataclass(frozen=True)
+class DemoCertificate:
+    """A certificate issued for a demo persona and its encrypted key file, to write where the customer keeps them."""
+
+    issued: Any  # certcenter.services.IssuedCertificate
+    key_file: bytes
+
+    def write(self, directory: Path) -> None:
+        """``signCert.der`` and ``signPri.key`` in ``directory`` (made if missing; the key for its owner only)."""
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "signCert.der").write_bytes(self.issued.der)
+        key_path = directory / "signPri.key"
+        key_path.write_bytes(self.key_file)
+        key_path.chmod(0o600)
+
+
+def demo_certificate_issue(*, agreement: Agreement, account: Account, password: str, actor: Any) -> DemoCertificate:
+    """Issue a restricted-use (free) joint certificate for the active ``agreement`` through the
+    certificate centre's service, as the browser would (an RSA-2048 key and its CSR), with the key
+    file a customer keeps on disk, in the browser's own form (``certcenter.ca.keyfile``: PBES2 with
+    100,000 PBKDF2-HMAC-SHA256 iterations, AES-256-CBC, R inside), which the pages' script opens. Raises what
+    ``certificate_issue`` raises."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "browser")]))
+        .sign(key, hashes.SHA256())
+        .public_bytes(serialization.Encoding.DER)
+    )
+    identity_random = secrets.token_bytes(20)
+    issued = certcenter_services.certificate_issue(
+        agreement=agreement,
+        withdrawal_account=account,
+        kind="restricted",
+        storage="file",
+        csr=csr,
+        identity_random=identity_random,
+        medium_verified=True,  # the demo stands in for the customer at the issue page
+        actor=actor,
+    )
+    key_file = customer_key_file(key, password, identity_random=identity_random)
+    return DemoCertificate(issued=issued, key_file=key_file)
+
+
 def _rrn_for(birth: dt.date, gender_female: bool, serial: str) -> str:
     century = birth.year // 100 * 100
     digit = {1900: ("1", "2"), 2000: ("3", "4")}[century][1 if gender_female else 0]
@@ -191,8 +255,10 @@ class Command(BaseCommand):
         "Create the demo personas: an adult customer, a minor (18) who signed up alone and so is capped at "
         "1,000,000 won per transfer and 3,000,000 won a day, a corporate customer (each with an e-banking "
         "agreement and a security card), a customer who applied today and has not registered online yet, a "
-        "dormant (suspended) customer, a teller and a branch manager, plus deposit products, notices and FAQ "
-        "entries. Idempotent: existing rows are left as they are."
+        "dormant (suspended) customer with a joint certificate to sign the online release (files under "
+        "VAR_DIR/demo-certificates/rest01/; the certificate authority is created first if missing), a teller "
+        "and a branch manager, plus deposit products, notices and FAQ entries. Idempotent: existing rows are "
+        "left as they are."
     )
 
     def add_arguments(self, parser):  # type: ignore[no-untyped-def]
@@ -201,12 +267,23 @@ class Command(BaseCommand):
             action="store_true",
             help="Run even with DEBUG off (only for a demo environment: it creates known passwords).",
         )
+        parser.add_argument(
+            "--certificate-dir",
+            default=None,
+            help="Where the demo certificates' files go (default: VAR_DIR/demo-certificates).",
+        )
 
     def handle(self, *args: object, **options: object) -> None:
         if not settings.DEBUG and not options["allow_production"]:
             raise CommandError("seed_demo creates accounts with published passwords; refusing with DEBUG off.")
+        certificate_base = Path(str(options["certificate_dir"])) if options.get("certificate_dir") else None
+        self.certificate_dir = demo_certificate_dir(DEMO_CERTIFICATE_USER, certificate_base)
+        self.certificate_note = ""
+        self.new_certificate: DemoCertificate | None = None
         with use_context(RequestContext(ip=None, user_agent="", channel="command")):
             rows = self._seed()
+            if self.new_certificate is not None:  # committed with the personas: now the files
+                self.new_certificate.write(self.certificate_dir)
             # Development has no beat: fold the demo's cash legs into the branch balances and seal
             # the audit events now, so the admin shows real figures from the first page.
             internal_balances_roll_up(actor=system_actor("command:seed_demo", ["accounts.change_account"]))
@@ -219,8 +296,33 @@ class Command(BaseCommand):
             f"  김하나's withdrawal account: {self.newcomer_account.number_display}; "
             f"최휴면's: {self.dormant_account.number_display}"
         )
+        self._print_demo_certificate()
         self._print_security_cards()
         self._print_authenticators()
+
+    def _print_demo_certificate(self) -> None:
+        """Where 최휴면's certificate files are and their password: published demo data, like the cards."""
+        self.stdout.write("")
+        cert, key = self.certificate_dir / "signCert.der", self.certificate_dir / "signPri.key"
+        if cert.exists() and key.exists():
+            self.stdout.write(
+                self.style.SUCCESS(
+                    "Demo joint certificate of 최휴면 (rest01), to sign the online release at /security/release/ "
+                    '(step 4: "Or load the certificate files"):'
+                )
+            )
+            self.stdout.write(f"  {cert}")
+            self.stdout.write(f"  {key}")
+            self.stdout.write(f"  Certificate password: {DEMO_CERTIFICATE_PASSWORD}")
+        else:
+            self.stdout.write(
+                self.style.WARNING(
+                    self.certificate_note
+                    or f"No demo certificate files for 최휴면 in {self.certificate_dir}. A certificate is only issued "
+                    "while internet banking is in normal use, so it is made when the persona is first seeded: "
+                    "start from an empty database (delete var/ and run make run) to get one."
+                )
+            )
 
     def _print_security_cards(self) -> None:
         """The demo customers' security cards (보안카드): published demo data, like the passwords."""
@@ -329,7 +431,9 @@ class Command(BaseCommand):
         self._agreement(corp, teller, "acme01", documents=BUSINESS_DOCUMENTS)
         # 김하나 applied at the branch today and registers online herself (/ebanking/register/).
         self._agreement(newcomer, teller, None)
-        self._agreement(dormant, teller, "rest01")
+        self._agreement(dormant, teller, DEMO_CERTIFICATE_USER)
+        # Before the dormancy: a certificate is issued only while internet banking is in normal use.
+        self._demo_certificate(dormant)
         self._make_dormant(dormant)
         self.cards = [(customer.name, self._card_codes(customer)) for customer in (newcomer, dormant, adult)]
         self.newcomer_account = newcomer.accounts.order_by("pk").get()
@@ -392,6 +496,25 @@ class Command(BaseCommand):
                 password=DEMO_PASSWORD,
                 actor=services.agreement_web_actor(),
             )
+
+    def _demo_certificate(self, customer: Customer) -> None:
+        """Issue the persona's certificate while its agreement is still active, that is on the first run
+        (``handle`` writes its files once the seeding has committed); later runs find the agreement
+        suspended and leave everything as it is."""
+        agreement = Agreement.objects.filter(customer=customer, state=Agreement.State.ACTIVE).first()
+        if agreement is None:
+            return
+        try:
+            certcenter_services.ca_init(actor=CA_ACTOR)
+            self.new_certificate = demo_certificate_issue(
+                agreement=agreement,
+                account=customer.accounts.order_by("pk").first(),  # type: ignore[arg-type]
+                password=DEMO_CERTIFICATE_PASSWORD,
+                actor=certcenter_services.certificate_web_actor(),
+            )
+        except ValidationError as refusal:
+            # The personas are still useful without it; say why there is none.
+            self.certificate_note = f"No demo certificate for 최휴면: {' '.join(refusal.messages)}"
 
     def _make_dormant(self, customer: Customer) -> None:
         """Backdate the last use by 13 months and run the dormancy job, which suspends it (and texts the customer)."""

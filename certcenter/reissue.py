@@ -1,0 +1,434 @@
+"""The certificate reissue (인증서 재발급) pages, anonymous: lost, forgotten password or expired.
+
+Thin, like the issue flow (``certcenter.pages``) whose identification, certificate step and JSON
+shapes it shares, with two steps more: the reason with the irreversible-action warning, and the
+additional authentication (추가인증: a code to the registered phone by SMS or ARS call).
+
+Steps: 1. terms, user ID, RRN or business number, withdrawal account and its password; 2. the reason
+and the explicit confirmation, under the list of the current certificates (serial, kind, expiry)
+that will be revoked; 3. the security medium; 4. the code sent to the registered phone, verified
+here and spent inside the reissue's own transaction (``certificate_reissue`` takes the spending as a
+callable: ``certcenter`` services do not import ``otp``); 5. kind, storage and the certificate
+password — the page's script (static/js/certcenter-issue.js) makes the key pair and posts the CSR
+and R to ``reissue_request``, which revokes every current certificate and issues the new one in one
+transaction.
+
+The session holds the flow state of ``accounts.ebanking_views`` (agreement id, step, an expiry 10
+minutes after identification) plus the withdrawal account's id, the reason and the serials the
+customer saw and confirmed; never the RRN, a password, a code or a key. A step opens only when the
+flow has reached exactly it. If a certificate that was not on the confirmed list has appeared by the
+time of the request, nothing is revoked and the customer starts again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.ebanking_views import (
+    ERR_CODE_TRIES_LEFT,
+    ERR_MEDIUM_TRIES_LEFT,
+    MSG_CODE_SENT_ARS,
+    MSG_CODE_SENT_SMS,
+    Flow,
+    _context,
+    _end,
+    _refused,
+    _restart,
+    _start,
+    _state,
+    _update,
+)
+from accounts.forms import (
+    AdditionalAuthCodeForm,
+    AdditionalAuthSendForm,
+    OtpAnswerForm,
+    SecurityCardAnswerForm,
+)
+from accounts.models import Agreement
+from bankportal.notifications.backends import ars_available
+from bankportal.timeutil import KST
+from certcenter.forms import REISSUE_REASONS, CertificateIdentifyForm, ReissueReasonForm
+from certcenter.models import Certificate
+from certcenter.pages import (
+    ERR_BAD_REQUEST,
+    ERR_FLOW_GONE,
+    certificate_step_context,
+    flow_account,
+    identify_customer,
+    issued_answer,
+    json_refusal,
+    parse_certificate_request,
+)
+from certcenter.services import ReissueReason, certificate_reissue, certificate_web_actor
+from otp.additionalauth import mask_phone
+from otp.services import (
+    ANTI_PHISHING_NOTICE,
+    Medium,
+    Purpose,
+    Refusal,
+    SecurityMediumRefused,
+    additional_auth_start,
+    additional_auth_use,
+    additional_auth_verify,
+    security_medium_challenge,
+    security_medium_verify,
+)
+from otp.services.additional_auth import Channel
+from otp.services.additional_auth import Purpose as AuthPurpose
+
+REISSUE = Flow(
+    key="certcenter_flow_reissue",
+    start="certcenter:reissue",
+    title=_("Reissue a joint certificate"),
+    steps=(
+        _("Confirm it is you"),
+        _("Reason"),
+        _("Security medium"),
+        _("Code sent to your phone"),
+        _("Certificate"),
+    ),
+)
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+ERR_SUSPENDED_RELEASE_FIRST = _(
+    "Internet banking is suspended for this agreement. Release the suspension first "
+    "(Security centre → Release an internet banking suspension), then reissue the certificate."
+)
+ERR_CERTIFICATES_CHANGED = _(
+    "Your certificates changed after you confirmed the reissue (a certificate was issued meanwhile). "
+    "Nothing was revoked or charged. Start again and check the list of certificates to be revoked."
+)
+ERR_VERIFY_AGAIN = _(
+    "The code from your phone has already been used or is no longer valid. Nothing was revoked or "
+    "charged. Start again from the first step."
+)
+MSG_WORKING = _("Revoking your current certificates and issuing the new one. Please wait…")
+MSG_NONE_REVOKED = _("none")
+
+# Reissue refusals after which trying again in the same flow cannot help (the verification is spent
+# or gone, or the agreement changed).
+_ENDING_CODES = frozenset({"agreement_not_active", "medium_not_verified", "additional_auth_required", "reissue_reason"})
+
+anonymous_page = require_http_methods(["GET", "HEAD", "POST"])
+
+
+def _current_certificates(customer_id: int, now: dt.datetime) -> list[Certificate]:
+    """The certificates a reissue now would revoke (as ``certificate_reissue`` selects them)."""
+    return list(
+        Certificate.objects.filter(
+            customer_id=customer_id, status=Certificate.Status.VALID, revoked_at__isnull=True, not_after__gte=now
+        ).order_by("pk")
+    )
+
+
+def _certificate_rows(certificates: list[Certificate]) -> list[dict[str, Any]]:
+    return [
+        {
+            "serial": certificate.serial,
+            "kind_label": Certificate.Kind(certificate.kind).label,
+            "storage_label": Certificate.Storage(certificate.storage).label,
+            "not_after_display": certificate.not_after.astimezone(KST).strftime(TIME_FORMAT),
+        }
+        for certificate in certificates
+    ]
+
+
+def _reason_label(reason: object) -> Any:
+    return dict(REISSUE_REASONS).get(str(reason), "")
+
+
+# --- Step 1: identification ----------------------------------------------------------------------------
+
+
+@never_cache
+@anonymous_page
+def reissue_identify(request: HttpRequest) -> HttpResponse:
+    """Step 1: the terms, user ID, RRN or business number, withdrawal account and its password."""
+    form = CertificateIdentifyForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        found = identify_customer(request, form, REISSUE, suspended_message=ERR_SUSPENDED_RELEASE_FIRST)
+        if isinstance(found, HttpResponse):
+            return found
+        if found is not None:
+            agreement, account = found
+            _start(request, REISSUE, agreement, "reason")
+            _update(request, REISSUE, account=account.pk)
+            return redirect("certcenter:reissue_reason")
+    return render(request, "certcenter/reissue_identify.html", _context(REISSUE, 1, form=form))
+
+
+# --- Step 2: the reason and the irreversible-action warning --------------------------------------------
+
+
+@never_cache
+@anonymous_page
+def reissue_reason(request: HttpRequest) -> HttpResponse:
+    """Step 2: lost, forgotten password or expired, confirmed under the list of what will be revoked."""
+    found = _state(request, REISSUE, "reason")
+    if found is None:
+        return _restart(request, REISSUE)
+    agreement, _state_data = found
+    current = _current_certificates(agreement.customer_id, timezone.now())
+    form = ReissueReasonForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        _update(
+            request,
+            REISSUE,
+            step="medium",
+            reason=form.cleaned_data["reason"],
+            revoke=[certificate.serial for certificate in current],
+        )
+        return redirect("certcenter:reissue_medium")
+    return render(
+        request,
+        "certcenter/reissue_reason.html",
+        _context(REISSUE, 2, form=form, certificates=_certificate_rows(current)),
+    )
+
+
+# --- Step 3: the security medium ------------------------------------------------------------------------
+
+
+@never_cache
+@anonymous_page
+def reissue_medium(request: HttpRequest) -> HttpResponse:
+    """Step 3: the security medium challenge (two security-card numbers, or the OTP's 6 digits).
+
+    As ``accounts.ebanking_views._medium_step``, with this flow's step number on the page."""
+    found = _state(request, REISSUE, "medium")
+    if found is None:
+        return _restart(request, REISSUE)
+    agreement, state = found
+    customer = agreement.customer
+    actor = certificate_web_actor()
+    purpose = Purpose.CERTIFICATE_ISSUE
+    form: SecurityCardAnswerForm | OtpAnswerForm | None = None
+    if request.method == "POST" and state.get("medium") in (Medium.OTP.value, Medium.SECURITY_CARD.value):
+        form = (
+            OtpAnswerForm(request.POST) if state["medium"] == Medium.OTP.value else SecurityCardAnswerForm(request.POST)
+        )
+        if form.is_valid():
+            result = security_medium_verify(customer=customer, purpose=purpose, answer=form.answer(), actor=actor)
+            if result.ok:
+                _update(request, REISSUE, step="phone")
+                return redirect("certcenter:reissue_phone")
+            message: Any = result.message
+            if result.refusal is Refusal.WRONG and result.tries_left:
+                message = f"{result.message} {ERR_MEDIUM_TRIES_LEFT % {'left': result.tries_left}}"
+            if result.refusal is Refusal.EXPIRED_CHALLENGE:
+                messages.warning(request, message)
+                form = None
+            else:
+                form.add_error(None, message)
+    try:
+        challenge = security_medium_challenge(customer=customer, purpose=purpose, actor=actor)
+    except SecurityMediumRefused as refusal:
+        return _refused(request, REISSUE, refusal.messages[0], code=refusal.code or "")
+    _update(request, REISSUE, medium=challenge.medium.value)
+    expected = OtpAnswerForm if challenge.medium is Medium.OTP else SecurityCardAnswerForm
+    if not isinstance(form, expected):
+        form = expected()
+    return render(
+        request,
+        "certcenter/reissue_medium.html",
+        _context(
+            REISSUE,
+            3,
+            form=form,
+            challenge=challenge,
+            is_otp=challenge.medium is Medium.OTP,
+            notice=ANTI_PHISHING_NOTICE,
+            action=request.path,
+        ),
+    )
+
+
+# --- Step 4: additional authentication (the code sent to the registered phone) --------------------------
+
+
+def _phone_page(
+    request: HttpRequest, agreement: Agreement, state: dict[str, Any], code_form: AdditionalAuthCodeForm | None = None
+) -> HttpResponse:
+    return render(
+        request,
+        "certcenter/reissue_phone.html",
+        _context(
+            REISSUE,
+            4,
+            code_form=code_form or AdditionalAuthCodeForm(),
+            code_sent=bool(state.get("code_sent")),
+            phone=mask_phone(agreement.customer.phone),
+            ars_available=ars_available(),
+        ),
+    )
+
+
+@never_cache
+@anonymous_page
+def reissue_phone(request: HttpRequest) -> HttpResponse:
+    """Step 4: verify the code sent to the registered phone; it is spent by the reissue itself."""
+    found = _state(request, REISSUE, "phone")
+    if found is None:
+        return _restart(request, REISSUE)
+    agreement, state = found
+    if request.method != "POST":
+        return _phone_page(request, agreement, state)
+    code_form = AdditionalAuthCodeForm(request.POST)
+    if code_form.is_valid():
+        result = additional_auth_verify(
+            customer=agreement.customer,
+            purpose=AuthPurpose.CERTIFICATE_REISSUE,
+            answer=code_form.cleaned_data["phone_code"],
+            actor=certificate_web_actor(),
+        )
+        if result.ok:
+            _update(request, REISSUE, step="certificate")
+            return redirect("certcenter:reissue_certificate")
+        message: Any = result.message
+        if result.tries_left:
+            message = f"{result.message} {ERR_CODE_TRIES_LEFT % {'left': result.tries_left}}"
+        code_form.add_error("phone_code", message)
+    return _phone_page(request, agreement, state, code_form)
+
+
+@never_cache
+@require_POST
+def reissue_phone_send(request: HttpRequest) -> HttpResponse:
+    """Send the code by SMS (or an ARS call where offered); the otp service limits how many an hour."""
+    found = _state(request, REISSUE, "phone")
+    if found is None:
+        return _restart(request, REISSUE)
+    agreement, _state_data = found
+    form = AdditionalAuthSendForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, str(form.errors["channel"][0]))
+        return redirect("certcenter:reissue_phone")
+    channel = form.cleaned_data["channel"]
+    try:
+        additional_auth_start(
+            customer=agreement.customer,
+            purpose=AuthPurpose.CERTIFICATE_REISSUE,
+            channel=channel,
+            actor=certificate_web_actor(),
+        )
+    except ValidationError as refusal:
+        messages.error(request, refusal.messages[0])
+        return redirect("certcenter:reissue_phone")
+    _update(request, REISSUE, code_sent=True)
+    sent = MSG_CODE_SENT_ARS if channel == Channel.ARS else MSG_CODE_SENT_SMS
+    messages.success(request, sent % {"phone": mask_phone(agreement.customer.phone)})
+    return redirect("certcenter:reissue_phone")
+
+
+# --- Step 5: the certificate (the page's script does the key work) --------------------------------------
+
+
+def _confirmed(state: dict[str, Any]) -> tuple[str, list[str]] | None:
+    reason, serials = state.get("reason"), state.get("revoke")
+    if reason not in {choice.value for choice in ReissueReason} or not isinstance(serials, list):
+        return None
+    return str(reason), [str(serial) for serial in serials]
+
+
+def _reissue_messages() -> dict[str, str]:
+    return {"working": str(MSG_WORKING), "none_revoked": str(MSG_NONE_REVOKED)}
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD"])
+def reissue_certificate(request: HttpRequest) -> HttpResponse:
+    """Step 5: kind (with its fee), storage and the new certificate password (checked in the page)."""
+    found = _state(request, REISSUE, "certificate")
+    if found is None:
+        return _restart(request, REISSUE)
+    agreement, state = found
+    confirmed = _confirmed(state)
+    if confirmed is None:
+        return _restart(request, REISSUE)
+    reason, serials = confirmed
+    context = certificate_step_context(agreement, state, request_url=reverse("certcenter:reissue_request"))
+    context["messages_js"] = {**context["messages_js"], **_reissue_messages()}
+    revoking = Certificate.objects.filter(customer_id=agreement.customer_id, serial__in=serials).order_by("pk")
+    return render(
+        request,
+        "certcenter/reissue_certificate.html",
+        _context(
+            REISSUE,
+            5,
+            **context,
+            reason_label=_reason_label(reason),
+            certificates=_certificate_rows(list(revoking)),
+        ),
+    )
+
+
+@never_cache
+@require_POST
+def reissue_request(request: HttpRequest) -> JsonResponse:
+    """JSON: ``{csr, identity_random (base64), kind, storage}`` → the new certificate, its receipt and
+    the serials revoked (``revoked``), or ``4xx {code, message}``. Opens only at step 5; one reissue
+    per flow."""
+    found = _state(request, REISSUE, "certificate")
+    if found is None:
+        return json_refusal("start_again", ERR_FLOW_GONE, status=409)
+    agreement, state = found
+    try:
+        csr, identity_random, kind, storage = parse_certificate_request(request.body)
+    except ValueError:
+        return json_refusal("bad_request", ERR_BAD_REQUEST)
+    account, confirmed = flow_account(state), _confirmed(state)
+    if account is None or confirmed is None:
+        _end(request, REISSUE)
+        return json_refusal("start_again", ERR_FLOW_GONE, status=409)
+    reason, serials = confirmed
+    now = timezone.now()
+    if {c.serial for c in _current_certificates(agreement.customer_id, now)} - set(serials):
+        # Revoke only what the customer saw and confirmed (the service re-reads under its locks).
+        _end(request, REISSUE)
+        return json_refusal("certificates_changed", ERR_CERTIFICATES_CHANGED, status=409)
+    actor = certificate_web_actor()
+    spend = functools.partial(
+        additional_auth_use, customer=agreement.customer, purpose=AuthPurpose.CERTIFICATE_REISSUE, actor=actor
+    )
+    try:
+        issued = certificate_reissue(
+            agreement=agreement,
+            withdrawal_account=account,
+            kind=kind,
+            storage=storage,
+            csr=csr,
+            identity_random=identity_random,
+            medium_verified=True,  # this step opens only after the medium step succeeded
+            additional_auth=spend,
+            reason=reason,
+            actor=actor,
+            now=now,
+        )
+    except ValidationError as refusal:
+        if refusal.code in _ENDING_CODES:
+            _end(request, REISSUE)
+        message = ERR_VERIFY_AGAIN if refusal.code == "additional_auth_required" else refusal.messages[0]
+        return json_refusal(refusal.code or "refused", message)
+    except PermissionDenied:
+        _end(request, REISSUE)
+        return json_refusal("refused", ERR_FLOW_GONE, status=403)
+    _end(request, REISSUE)  # one certificate per identification
+    # What this reissue revoked: of the confirmed ones (a superset, checked above), those revoked now.
+    revoked = (
+        Certificate.objects.filter(customer_id=agreement.customer_id, serial__in=serials, revoked_at=now)
+        .order_by("pk")
+        .values_list("serial", flat=True)
+    )
+    return JsonResponse({**issued_answer(issued, account), "reason": reason, "revoked": list(revoked)})
