@@ -605,3 +605,174 @@ class Agreement(models.Model):
     @property
     def is_open(self) -> bool:
         return self.state in self.OPEN_STATES
+
+
+class TransferLimit(models.Model):
+    """A customer's own transfer limits (이체한도): per transfer and per KST day, in won.
+
+    Set by the customer within the maxima of their security tier (``accounts.limits``); no row means
+    the tier's maxima. Lowering takes effect at once; raising needs the security medium; the minor
+    cap is never raised online. Changed only through ``accounts.services.limits``.
+    """
+
+    customer = models.OneToOneField(
+        Customer, verbose_name=_("customer"), on_delete=models.PROTECT, related_name="transfer_limit"
+    )
+    per_transfer = MoneyField(_("per transfer (won)"))
+    per_day = MoneyField(_("per day (won)"))
+    updated_at = models.DateTimeField(_("changed at"))
+
+    class Meta:
+        verbose_name = _("transfer limit")
+        verbose_name_plural = _("transfer limits")
+        constraints = [
+            models.CheckConstraint(condition=Q(per_transfer__gte=0), name="transfer_limit_per_transfer_non_negative"),
+            models.CheckConstraint(
+                condition=Q(per_day__gte=models.F("per_transfer")), name="transfer_limit_day_covers_one_transfer"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer}: {self.per_transfer:,} / {self.per_day:,}"
+
+
+class DailyTransferTotal(models.Model):
+    """What a customer has sent in one KST day: the daily limit's counter.
+
+    Every transfer locks its customer's row of the day (created on first use) before it locks any
+    account, and adds its amount in the same transaction: so two transfers of one customer from
+    different accounts can never both slip under the daily limit.
+    """
+
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.PROTECT, related_name="daily_transfer_totals"
+    )
+    day = models.DateField(_("day (KST)"))
+    total = MoneyField(_("sent (won)"), default=0)
+    count = models.PositiveIntegerField(_("transfers"), default=0)
+
+    class Meta:
+        verbose_name = _("daily transfer total")
+        verbose_name_plural = _("daily transfer totals")
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "day"], name="daily_transfer_total_unique"),
+            models.CheckConstraint(condition=Q(total__gte=0), name="daily_transfer_total_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer} {self.day}: {self.total:,}"
+
+
+class Transfer(models.Model):
+    """One transfer (이체) a customer made in internet banking, with its journal and signed evidence.
+
+    ``idempotency_key`` comes from the rendered form: submitting it again (double click, back and
+    resubmit, a network retry) finds this row instead of moving money twice. A transfer to another
+    bank posts to that bank's clearing account and waits in the outbound queue (``queued``) until
+    the clearing job marks it ``sent``, or ``returned`` with a reversing journal and a notice.
+    """
+
+    class Destination(models.TextChoices):
+        OWN = "own", _("My other account")
+        SAME_BANK = "same_bank", _("An account at this bank")
+        OTHER_BANK = "other_bank", _("An account at another bank")
+
+    class Status(models.TextChoices):
+        COMPLETED = "completed", _("Completed")
+        QUEUED = "queued", _("Waiting to be sent to the other bank")
+        SENT = "sent", _("Sent to the other bank")
+        RETURNED = "returned", _("Returned by the other bank")
+
+    reference = models.CharField(_("reference number"), max_length=20, unique=True)
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.PROTECT, related_name="transfers"
+    )
+    idempotency_key = models.UUIDField(_("idempotency key"))
+    destination = models.CharField(_("destination"), max_length=16, choices=Destination.choices)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices)
+    from_account = models.ForeignKey(
+        Account, verbose_name=_("from account"), on_delete=models.PROTECT, related_name="transfers_out"
+    )
+    # This bank's account (own or another customer's); NULL for another bank.
+    to_account = models.ForeignKey(
+        Account,
+        verbose_name=_("to account"),
+        on_delete=models.PROTECT,
+        related_name="transfers_in",
+        null=True,
+        blank=True,
+    )
+    to_bank_code = models.CharField(_("to bank code"), max_length=3)
+    to_account_number = models.CharField(_("to account number"), max_length=20)
+    recipient_name = models.CharField(_("recipient name"), max_length=100)
+    amount = MoneyField(_("amount (won)"))
+    memo_sender = models.CharField(_("memo in my history"), max_length=20, blank=True)
+    memo_recipient = models.CharField(_("memo in the recipient's history"), max_length=20, blank=True)
+    journal = models.OneToOneField(
+        Journal, verbose_name=_("journal"), on_delete=models.PROTECT, related_name="transfer"
+    )
+    return_journal = models.OneToOneField(
+        Journal,
+        verbose_name=_("return journal"),
+        on_delete=models.PROTECT,
+        related_name="returned_transfer",
+        null=True,
+        blank=True,
+    )
+    # The customer's e-signature over the transfer's canonical text (certcenter keeps the evidence).
+    signature_evidence = models.OneToOneField(
+        "certcenter.SignatureEvidence",
+        verbose_name=_("signature evidence"),
+        on_delete=models.PROTECT,
+        related_name="transfer",
+        null=True,
+        blank=True,
+    )
+    kst_day = models.DateField(_("day (KST)"))
+    created_at = models.DateTimeField(_("made at"))
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    returned_at = models.DateTimeField(_("returned at"), null=True, blank=True)
+    return_reason = models.CharField(_("return reason"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("transfer")
+        verbose_name_plural = _("transfers")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["customer", "created_at"], name="transfer_customer_created"),
+            models.Index(fields=["from_account", "created_at"], name="transfer_from_created"),
+            # The clearing job's queue.
+            models.Index(fields=["created_at"], condition=Q(status="queued"), name="transfer_queued"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "idempotency_key"], name="transfer_idempotency_unique"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="transfer_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(destination__in=["own", "same_bank", "other_bank"]), name="transfer_destination_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["completed", "queued", "sent", "returned"]), name="transfer_status_valid"
+            ),
+            # This bank: an account row and completed at once; another bank: no row, through the queue.
+            models.CheckConstraint(
+                condition=(
+                    Q(destination__in=["own", "same_bank"], to_account__isnull=False, status="completed")
+                    | Q(destination="other_bank", to_account__isnull=True, status__in=["queued", "sent", "returned"])
+                ),
+                name="transfer_destination_shape",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="returned") | Q(return_journal__isnull=False, returned_at__isnull=False),
+                name="transfer_returned_has_journal",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="sent") | Q(sent_at__isnull=False), name="transfer_sent_has_time"
+            ),
+            models.CheckConstraint(condition=Q(to_bank_code__regex=r"^[0-9]{3}$"), name="transfer_bank_code_digits"),
+            models.CheckConstraint(
+                condition=Q(to_account_number__regex=r"^[0-9]{6,20}$"), name="transfer_account_number_digits"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.amount:,}"

@@ -5,6 +5,7 @@ from celery import shared_task
 from accounts.selectors import ledger_problems
 from accounts.services.agreement_jobs import agreements_dormancy_sweep, agreements_lapse_due
 from accounts.services.agreements import LAPSE_PERMISSION, SUSPEND_PERMISSION
+from accounts.services.clearing import CLEARING_PERMISSION, interbank_clearing_run
 from accounts.services.ledger import internal_balances_roll_up
 from accounts.services.staff_requests import EXPIRE_PERMISSION, staff_request_expire_due
 from bankportal.actors import system_actor
@@ -50,3 +51,11 @@ def agreements_dormancy_task() -> dict[str, object]:
     actor = system_actor("agreement_dormancy", [SUSPEND_PERMISSION])
     with use_context(RequestContext(ip=None, user_agent="", channel="task")):
         return agreements_dormancy_sweep(actor=actor).as_dict()
+
+
+@shared_task
+def interbank_clearing_task() -> dict[str, object]:
+    """Every minute: hand queued transfers to the other banks; return the refused ones with a notice."""
+    actor = system_actor("interbank_clearing", [CLEARING_PERMISSION])
+    with use_context(RequestContext(ip=None, user_agent="", channel="task")):
+        return interbank_clearing_run(actor=actor).as_dict()

@@ -468,6 +468,63 @@ CELERY_BEAT_SCHEDULE["certificate-copies-purge"] = {
     "options": {"expires": 55},
 }
 
+# --- Transfers (issue 9)
+# The bank's transfer maxima by customer kind and security tier, and the cap of a minor who signed
+# up alone (domain.md, "Transfer limits by security tier"). Whole won. The regulation has changed
+# before: change the numbers here (reviewed), the rules in accounts/limits.py read this dict.
+TRANSFER_LIMIT_MAXIMA = {
+    "individual": {
+        "safe": {"per_transfer": 100_000_000, "per_day": 500_000_000},  # OTP
+        "general": {"per_transfer": 10_000_000, "per_day": 50_000_000},  # security card
+    },
+    # Corporate banking needs an OTP card: no "general" row, so a card alone allows nothing.
+    "corporate": {"safe": {"per_transfer": 1_000_000_000, "per_day": 5_000_000_000}},
+    "minor_cap": {"per_transfer": 1_000_000, "per_day": 3_000_000},
+}
+# Financial institution codes for interbank transfers (domain.md, "Reference data"): code ->
+# (Korean name, English name). Our own BANK_CODE is never a destination "at another bank".
+INTERBANK_INSTITUTIONS = {
+    "002": ("KDB산업은행", "KDB"),
+    "003": ("IBK기업은행", "IBK"),
+    "004": ("KB국민은행", "KB Kookmin"),
+    "007": ("수협은행", "Suhyup"),
+    "011": ("NH농협은행", "NH NongHyup"),
+    "012": ("지역농축협", "Local Nonghyup/Chukhyup"),
+    "020": ("우리은행", "Woori"),
+    "023": ("SC제일은행", "SC First"),
+    "027": ("한국씨티은행", "Citi Korea"),
+    "031": ("iM뱅크", "iM (Daegu)"),
+    "032": ("부산은행", "Busan"),
+    "034": ("광주은행", "Gwangju"),
+    "035": ("제주은행", "Jeju"),
+    "037": ("전북은행", "Jeonbuk"),
+    "039": ("경남은행", "Kyongnam"),
+    "045": ("새마을금고", "MG Saemaul Geumgo"),
+    "048": ("신협", "Shinhyup"),
+    "050": ("저축은행", "Savings banks"),
+    "071": ("우체국", "Korea Post"),
+    "081": ("하나은행", "Hana"),
+    "088": ("신한은행", "Shinhan"),
+    "089": ("케이뱅크", "K bank"),
+    "090": ("카카오뱅크", "Kakao Bank"),
+    "092": ("토스뱅크", "Toss Bank"),
+}
+if BANK_CODE in INTERBANK_INSTITUTIONS:
+    raise ImproperlyConfigured(f"BANK_CODE {BANK_CODE} is a real institution's code; use an unused one")
+# The interbank gateway the clearing job hands queued transfers to (dotted path to a class with
+# ``recipient_name(bank_code, account_number)`` and ``send(transfer)``; accounts/services/clearing.py).
+# The default simulator accepts everything except account numbers ending in one of
+# INTERBANK_SIMULATOR_REFUSED_SUFFIXES, which it reports as closed (the money comes back).
+INTERBANK_GATEWAY = env_str("INTERBANK_GATEWAY", "accounts.services.clearing.SimulatedGateway")
+INTERBANK_SIMULATOR_REFUSED_SUFFIXES = env_list("INTERBANK_SIMULATOR_REFUSED_SUFFIXES", ["0000"])
+INTERBANK_CLEARING_CHUNK = env_int("INTERBANK_CLEARING_CHUNK", 200, min_value=1, max_value=5000)
+# The outbound queue: queued other-bank transfers go to the gateway every minute.
+CELERY_BEAT_SCHEDULE["interbank-clearing"] = {
+    "task": "accounts.tasks.interbank_clearing_task",
+    "schedule": 60.0,
+    "options": {"expires": 55},
+}
+
 # --- Logging: to stdout; resident numbers are masked by a filter before any handler sees them.
 LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ["DEBUG", "INFO", "WARNING", "ERROR"])
 LOGGING = {

@@ -2,8 +2,10 @@
 
 Lock order (the one rule every service that moves money follows; docs/architecture.md, "Lock order"):
 
-0. at most one *document* row the service acts on, first: the journal being reversed, or the
-   account-number counter of a new account;
+0. the *document* rows the service acts on, first: the agreement; a transfer's or limit change's
+   ``DailyTransferTotal`` day row; the certificates (signature evidence); the transfer being
+   returned, then its journal; the journal being reversed, or the account-number counter of a new
+   account;
 1. customer accounts in primary-key order, each locked, checked and moved by one
    ``UPDATE ... RETURNING``;
 2. internal accounts (branch cash, fee income, clearing): never locked by a posting. Their legs
