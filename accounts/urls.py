@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from accounts import ebanking_views, views
 
@@ -10,6 +10,10 @@ urlpatterns = [
     path("login-history/", views.login_history, name="login_history"),
     path("session/extend/", views.session_extend, name="session_extend"),
     path("banking/", views.banking_home, name="banking_home"),
+    # Transfers (이체), account history and statements (거래내역), transfer limits (이체한도).
+    path("banking/transfer/", include("accounts.transfer_urls")),
+    path("banking/accounts/", include("accounts.history_urls")),
+    path("banking/limits/", include("accounts.limits_urls")),
     # E-banking agreement flows (anonymous). The branch receipt prints /ebanking/register/.
     path("ebanking/register/", ebanking_views.agreement_register, name="agreement_register"),
     path("ebanking/register/medium/", ebanking_views.agreement_register_medium, name="agreement_register_medium"),

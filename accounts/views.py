@@ -20,19 +20,27 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from accounts.forms import EbankingAuthenticationForm, WebMemberSignupForm
-from accounts.selectors import customer_accounts, deposit_products_on_sale
+from accounts.selectors import customer_accounts_overview, deposit_products_on_sale
 from accounts.services.agreements import agreement_record_use, agreement_record_wrong_entry, agreement_web_actor
+from accounts.services.limits import remaining_today
 from accounts.services.web_members import web_member_create
 from bankportal.actors import system_actor
 from bankportal.forms import add_service_error
 from bankportal.session_levels import banking_required
-from bankportal.sessions import signin_history
+from bankportal.sessions import previous_signin, signin_history
+from otp.services.verification import security_tier
+from otp.views import TIER_LABELS
 
 MSG_SIGNED_UP = _("Welcome! Your web membership is ready. Log in with your new user ID.")
 MSG_SESSION_EXTENDED = _("Your session has been extended.")
+ERR_NOT_A_CUSTOMER = _(
+    "Banking pages show a customer's own accounts, and this login belongs to no customer. "
+    "Log in with your internet-banking user ID, or visit a branch to open an account."
+)
 LOGIN_HISTORY_LENGTH = 20
 
 
@@ -131,8 +139,26 @@ def session_extend(request: HttpRequest) -> HttpResponse:
 
 
 @banking_required
+@never_cache
 @require_safe
 def banking_home(request: HttpRequest) -> HttpResponse:
-    """A placeholder banking page (My accounts) proving the guard: only a certificate session opens it."""
-    customer_id = getattr(request.user, "customer_id", None)  # the guard has let only a signed-in user through
-    return render(request, "accounts/banking_home.html", {"accounts": customer_accounts(customer_id)})
+    """The banking session's landing page (계좌 조회): every deposit account with its product, masked
+    number, balance and last movements; the previous sign-in; the security tier and what is left of
+    today's transfer limit. A fixed handful of indexed queries, whatever the number of accounts."""
+    customer = getattr(request.user, "customer", None)  # the guard has let only a signed-in user through
+    if customer is None:
+        return render(request, "registration/banking_refused.html", {"message": ERR_NOT_A_CUSTOMER}, status=403)
+    tier = security_tier(customer)
+    # SessionTimeoutMiddleware keeps it in the session at sign-in; only a session's first request reads it here.
+    previous = request.previous_signin if hasattr(request, "previous_signin") else previous_signin(request.user)
+    return render(
+        request,
+        "accounts/banking_home.html",
+        {
+            "overviews": customer_accounts_overview(customer.pk),
+            "previous_signin": previous,
+            "tier": tier.value,
+            "tier_label": TIER_LABELS[tier],
+            "remaining": remaining_today(customer, tier=tier),
+        },
+    )

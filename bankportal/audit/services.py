@@ -50,8 +50,20 @@ def _clean_details(details: Mapping[str, Any] | None) -> dict[str, Any]:
         if key.lower() in _FORBIDDEN_DETAIL_KEYS:
             raise ValueError(f"audit details must not carry {key!r}")
         cleaned[key] = value
-    # Round-trip through JSON (the stored form) with any RRN-shaped text masked.
-    return json.loads(mask_rrns(json.dumps(cleaned, ensure_ascii=False, default=str)))
+    # Round-trip through JSON (the stored form), then mask any RRN-shaped text in keys and string
+    # values. Numbers stay numbers: masking the JSON text itself turned a 13-digit amount (an
+    # internal account's net) into "400000-0******", which is no longer JSON.
+    return _masked(json.loads(json.dumps(cleaned, ensure_ascii=False, default=str)))
+
+
+def _masked(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask_rrns(value)
+    if isinstance(value, dict):
+        return {mask_rrns(key): _masked(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_masked(item) for item in value]
+    return value
 
 
 def _normalise_ip(value: str | None) -> str | None:

@@ -73,6 +73,17 @@ def test_secrets_are_refused_and_rrn_shapes_masked():
     assert AuditEvent.objects.get(pk=event.pk).details == event.details
 
 
+def test_rrn_shapes_are_masked_deep_inside_the_details_and_numbers_stay_numbers():
+    """A 13-digit number (an internal account's net of 4 trillion won) is not text: it is kept as the
+    number, and the details stay JSON (masking the JSON text used to break it and the caller)."""
+    event = audit_record(
+        action="test.mask_deep",
+        details={"net": 4_000_000_000_000, "notes": ["id 9001011234567"], "by": {"900101-1234567": "x"}},
+    )
+    assert event.details == {"net": 4_000_000_000_000, "notes": ["id 900101-1******"], "by": {"900101-1******": "x"}}
+    assert AuditEvent.objects.get(pk=event.pk).details == event.details
+
+
 def test_models_refuse_update_and_delete():
     event = audit_record(action="test.one")
     event.action = "tampered"

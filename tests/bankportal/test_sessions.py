@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.html import escape
 
+from accounts import accountnumbers
 from accounts.models import User
 from bankportal.audit.models import AuditEvent
 from bankportal.sessions import MSG_IDLE_ENDED, MSG_LIFETIME_ENDED, browser_name, signin_history
@@ -213,4 +214,4 @@ def test_a_certificate_session_opens_the_banking_page_with_own_accounts_only(cli
     banking_login(client, user)
     response = client.get(reverse("banking_home"))
     assert response.status_code == 200
-    assert alice_account.number_display in response.content.decode()
+    assert accountnumbers.masked(alice_account.number) in response.content.decode()
