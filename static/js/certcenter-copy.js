@@ -9,7 +9,8 @@
  * certificate password here (a mistyped password sends nothing), check that the key belongs to the
  * certificate, then post the certificate and the still-encrypted key under the code. The password and the
  * opened key never leave this page.
- * Uses only window.BankPki (static/js/pki.js) and window.CertPage (static/js/certcenter-common.js). */
+ * Uses window.BankPki (static/js/pki.js), window.CertPage (static/js/certcenter-common.js) and, on the send
+ * page, window.CertChooser (static/js/cert-chooser.js). */
 (function () {
   "use strict";
 
@@ -239,79 +240,13 @@
     var form = document.getElementById("copy-send-form");
     var csrf = csrfOf(form);
     var statusBox = document.getElementById("send-status");
-    var listBox = document.getElementById("stored-list");
-    var certFile = document.getElementById("cert-file");
-    var keyFile = document.getElementById("key-file");
     var password = document.getElementById("certificate-password");
     var codeInput = document.getElementById("copy-code-input");
     var submit = document.getElementById("copy-send-submit");
+    var chooser = window.CertChooser.attach({ password: password, texts: texts });
 
     function say(message, kind) {
       Page.show(statusBox, message, kind);
-    }
-
-    function readFile(input) {
-      return new Promise(function (resolve, reject) {
-        var file = input.files && input.files[0];
-        if (!file) {
-          resolve(null);
-          return;
-        }
-        var reader = new FileReader();
-        reader.onload = function () {
-          resolve(new Uint8Array(reader.result));
-        };
-        reader.onerror = function () {
-          reject(reader.error);
-        };
-        reader.readAsArrayBuffer(file);
-      });
-    }
-
-    function renderList(records) {
-      listBox.textContent = "";
-      if (!records.length) {
-        var none = document.createElement("p");
-        none.className = "muted";
-        none.id = "stored-none";
-        none.textContent = texts.none_stored;
-        listBox.appendChild(none);
-        return;
-      }
-      records.forEach(function (item, index) {
-        var row = document.createElement("p");
-        var input = document.createElement("input");
-        input.type = "radio";
-        input.name = "stored";
-        input.value = item.serial;
-        input.id = "stored-" + index;
-        var label = document.createElement("label");
-        label.htmlFor = input.id;
-        var expiry = (item.notAfter || "").slice(0, 10);
-        label.textContent = item.subject + " (" + texts.expires.replace("%(date)s", expiry) + ")";
-        row.appendChild(input);
-        row.appendChild(document.createTextNode(" "));
-        row.appendChild(label);
-        listBox.appendChild(row);
-      });
-    }
-
-    function loadMaterial() {
-      var checked = listBox.querySelector("input[name=stored]:checked");
-      if (checked) {
-        return Pki.store.get(checked.value).then(function (stored) {
-          if (!stored) {
-            throw fail("choose");
-          }
-          return { certificate: stored.certificateDer, key: stored.encryptedKeyDer };
-        });
-      }
-      return Promise.all([readFile(certFile), readFile(keyFile)]).then(function (files) {
-        if (!files[0] || !files[1]) {
-          throw fail("choose");
-        }
-        return { certificate: files[0], key: files[1] };
-      });
     }
 
     /* The certificate's SubjectPublicKeyInfo (DER). */
@@ -365,23 +300,23 @@
       submit.disabled = true;
       say(texts.sending, "info");
       var material;
-      loadMaterial()
-        .then(function (loaded) {
-          material = loaded;
+      chooser
+        .open(function (loaded) {
+          // A stored certificate is checked too: a plain key is never sent.
           try {
-            Pki.parseCertificate(material.certificate);
+            Pki.parseCertificate(loaded.certificate);
           } catch (e) {
             throw fail("bad_cert_file");
           }
           try {
-            checkEncryptedKey(material.key);
+            checkEncryptedKey(loaded.key);
           } catch (e) {
             throw fail("bad_key_file");
           }
-          return Pki.decryptPrivateKey(material.key, password.value);
         })
-        .then(function (opened) {
-          return checkPair(material.certificate, opened.key);
+        .then(function (chosen) {
+          material = chosen;
+          return checkPair(material.certificate, chosen.opened.key);
         })
         .then(function () {
           return Page.postJson(
@@ -401,18 +336,7 @@
           submit.disabled = false;
         })
         .catch(function (error) {
-          var failure = (error && error.code) || "";
-          if (failure.indexOf("server:") === 0) {
-            say(failure.slice(7) || texts.network);
-          } else if (texts[failure]) {
-            say(texts[failure]);
-            if (failure === "wrong_password") {
-              password.value = "";
-              password.focus();
-            }
-          } else {
-            say(texts.network);
-          }
+          chooser.report(error, say, texts.network);
           submit.disabled = false;
         });
     }
@@ -422,12 +346,7 @@
       submit.disabled = true;
       return;
     }
-    Pki.store
-      .list()
-      .then(renderList)
-      .catch(function () {
-        renderList([]);
-      });
+    chooser.refresh();
     form.addEventListener("submit", send);
   }
 

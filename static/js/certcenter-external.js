@@ -3,7 +3,8 @@
  * sign the text the page issued and post the certificate, the signature and the identity random value
  * kept in the key file (so the bank can check the certificate's identity hash against the customer's
  * number). The password and the private key never leave the browser.
- * Uses window.BankPki (static/js/pki.js) and window.CertPage (certcenter-common.js). */
+ * Uses window.BankPki (static/js/pki.js), window.CertChooser (cert-chooser.js) and window.CertPage
+ * (certcenter-common.js). */
 (function () {
   "use strict";
 
@@ -14,14 +15,12 @@
   var texts = JSON.parse(document.getElementById("external-messages").textContent);
   var form = document.getElementById("external-form");
   var statusBox = document.getElementById("external-status");
-  var listBox = document.getElementById("stored-list");
-  var certFile = document.getElementById("cert-file");
-  var keyFile = document.getElementById("key-file");
   var password = document.getElementById("certificate-password");
   var submit = document.getElementById("external-submit");
   var receipt = document.getElementById("external-receipt");
   var csrf = form.querySelector("input[name=csrfmiddlewaretoken]").value;
   var Pki = window.BankPki;
+  var chooser = window.CertChooser.attach({ password: password, texts: texts });
 
   function show(message, kind) {
     window.CertPage.show(statusBox, message, kind);
@@ -35,75 +34,6 @@
     var error = new Error(code);
     error.code = code;
     return error;
-  }
-
-  function readFile(input) {
-    return new Promise(function (resolve, reject) {
-      var file = input.files && input.files[0];
-      if (!file) {
-        resolve(null);
-        return;
-      }
-      var reader = new FileReader();
-      reader.onload = function () {
-        resolve(new Uint8Array(reader.result));
-      };
-      reader.onerror = function () {
-        reject(reader.error);
-      };
-      reader.readAsArrayBuffer(file);
-    });
-  }
-
-  function renderList(records) {
-    listBox.textContent = "";
-    if (!records.length) {
-      var none = document.createElement("p");
-      none.className = "muted";
-      none.id = "stored-none";
-      none.textContent = texts.none_stored;
-      listBox.appendChild(none);
-      return;
-    }
-    records.forEach(function (record, index) {
-      var row = document.createElement("p");
-      var input = document.createElement("input");
-      input.type = "radio";
-      input.name = "stored";
-      input.value = record.serial;
-      input.id = "stored-" + index;
-      var label = document.createElement("label");
-      label.htmlFor = input.id;
-      var expiry = (record.notAfter || "").slice(0, 10);
-      label.textContent = record.subject + " (" + texts.expires.replace("%(date)s", expiry) + ")";
-      row.appendChild(input);
-      row.appendChild(document.createTextNode(" "));
-      row.appendChild(label);
-      listBox.appendChild(row);
-    });
-  }
-
-  function loadMaterial() {
-    var checked = listBox.querySelector("input[name=stored]:checked");
-    if (checked) {
-      return Pki.store.get(checked.value).then(function (record) {
-        if (!record) {
-          throw fail("choose");
-        }
-        return { certificate: record.certificateDer, key: record.encryptedKeyDer };
-      });
-    }
-    return Promise.all([readFile(certFile), readFile(keyFile)]).then(function (files) {
-      if (!files[0] || !files[1]) {
-        throw fail("choose");
-      }
-      try {
-        Pki.parseCertificate(files[0]);
-      } catch (e) {
-        throw fail("bad_cert_file");
-      }
-      return { certificate: files[0], key: files[1] };
-    });
   }
 
   function showReceipt(registered) {
@@ -132,12 +62,11 @@
     show(texts.working, "info");
     var material;
     var identityRandom;
-    loadMaterial()
-      .then(function (loaded) {
-        material = loaded;
-        return Pki.decryptPrivateKey(material.key, password.value);
-      })
-      .then(function (opened) {
+    chooser
+      .open()
+      .then(function (chosen) {
+        material = chosen;
+        var opened = chosen.opened;
         // Ours: R (ARC.2.2); a KISA randomNum where pki.js reads it (kisaRandom). Only the value, never the key.
         identityRandom = opened.identityRandom || opened.kisaRandom || null;
         return Pki.sign(opened.key, texts.text);
@@ -161,18 +90,7 @@
         showReceipt(answer.data);
       })
       .catch(function (error) {
-        var code = (error && error.code) || "";
-        if (code.indexOf("server:") === 0) {
-          show(code.slice(7) || texts.network);
-        } else if (texts[code]) {
-          show(texts[code]);
-          if (code === "wrong_password") {
-            password.value = "";
-            password.focus();
-          }
-        } else {
-          show(texts.network);
-        }
+        chooser.report(error, show, texts.network);
         submit.disabled = false;
       });
   }
@@ -182,11 +100,6 @@
     submit.disabled = true;
     return;
   }
-  Pki.store
-    .list()
-    .then(renderList)
-    .catch(function () {
-      renderList([]);
-    });
+  chooser.refresh();
   form.addEventListener("submit", register);
 })();

@@ -3,34 +3,10 @@
  * (RSASSA-PKCS1-v1_5, SHA-256, over its UTF-8 bytes) and post the certificate and signature with the page's
  * form (hidden inputs "certificate" and "signature", base64). The password and the private key never leave
  * the browser. Used by the online release (release-sign.js) and the transfer (transfer-sign.js), which
- * call window.SignText.attach with their element ids. Uses only window.BankPki (static/js/pki.js); the
- * certificate picking mirrors certcenter-login.js. */
+ * call window.SignText.attach with their element ids. Uses window.BankPki (static/js/pki.js) and, for
+ * picking and opening the certificate, window.CertChooser (static/js/cert-chooser.js). */
 (function () {
   "use strict";
-
-  function fail(code) {
-    var error = new Error(code);
-    error.code = code;
-    return error;
-  }
-
-  function readFile(input) {
-    return new Promise(function (resolve, reject) {
-      var file = input && input.files && input.files[0];
-      if (!file) {
-        resolve(null);
-        return;
-      }
-      var reader = new FileReader();
-      reader.onload = function () {
-        resolve(new Uint8Array(reader.result));
-      };
-      reader.onerror = function () {
-        reject(reader.error);
-      };
-      reader.readAsArrayBuffer(file);
-    });
-  }
 
   /* options: root, text, messages, form, submit (element ids, required); status, list, certFile, keyFile,
    * password (ids, defaulting to the shared markup: sign-status, stored-list, cert-file, key-file,
@@ -49,13 +25,18 @@
     var signedText = JSON.parse(document.getElementById(options.text).textContent);
     var statusBox = byId("status", "sign-status");
     var listBox = byId("list", "stored-list");
-    var certFile = byId("certFile", "cert-file");
-    var keyFile = byId("keyFile", "key-file");
     var password = byId("password", "certificate-password");
     var submit = document.getElementById(options.submit);
     var certificateField = form.querySelector("input[name=certificate]");
     var signatureField = form.querySelector("input[name=signature]");
     var Pki = window.BankPki;
+    var chooser = window.CertChooser.attach({
+      list: listBox,
+      certFile: byId("certFile", "cert-file"),
+      keyFile: byId("keyFile", "key-file"),
+      password: password,
+      texts: texts,
+    });
 
     function show(message, kind) {
       statusBox.hidden = !message;
@@ -66,57 +47,6 @@
 
     function supported() {
       return Boolean(Pki && window.crypto && window.crypto.subtle && window.indexedDB);
-    }
-
-    function renderList(records) {
-      listBox.textContent = "";
-      if (!records.length) {
-        var none = document.createElement("p");
-        none.className = "muted";
-        none.id = "stored-none";
-        none.textContent = texts.none_stored;
-        listBox.appendChild(none);
-        return;
-      }
-      records.forEach(function (record, index) {
-        var row = document.createElement("p");
-        var input = document.createElement("input");
-        input.type = "radio";
-        input.name = "stored";
-        input.value = record.serial;
-        input.id = "stored-" + index;
-        var label = document.createElement("label");
-        label.htmlFor = input.id;
-        var expiry = (record.notAfter || "").slice(0, 10);
-        label.textContent = record.subject + " (" + texts.expires.replace("%(date)s", expiry) + ")";
-        row.appendChild(input);
-        row.appendChild(document.createTextNode(" "));
-        row.appendChild(label);
-        listBox.appendChild(row);
-      });
-    }
-
-    function loadMaterial() {
-      var checked = listBox.querySelector("input[name=stored]:checked");
-      if (checked) {
-        return Pki.store.get(checked.value).then(function (record) {
-          if (!record) {
-            throw fail("choose");
-          }
-          return { certificate: record.certificateDer, key: record.encryptedKeyDer };
-        });
-      }
-      return Promise.all([readFile(certFile), readFile(keyFile)]).then(function (files) {
-        if (!files[0] || !files[1]) {
-          throw fail("choose");
-        }
-        try {
-          Pki.parseCertificate(files[0]);
-        } catch (e) {
-          throw fail("bad_cert_file");
-        }
-        return { certificate: files[0], key: files[1] };
-      });
     }
 
     function sign(event) {
@@ -144,13 +74,11 @@
       submit.disabled = true;
       show(texts.working, "info");
       var material;
-      loadMaterial()
-        .then(function (loaded) {
-          material = loaded;
-          return Pki.decryptPrivateKey(material.key, password.value);
-        })
-        .then(function (opened) {
-          return Pki.sign(opened.key, signedText);
+      chooser
+        .open()
+        .then(function (chosen) {
+          material = chosen;
+          return Pki.sign(chosen.opened.key, signedText);
         })
         .then(function (signature) {
           certificateField.value = Pki.b64encode(new Uint8Array(material.certificate));
@@ -163,12 +91,7 @@
           form.submit(); // a normal post: the server answers with the next page
         })
         .catch(function (error) {
-          var code = (error && error.code) || "";
-          show(texts[code] || texts.choose);
-          if (code === "wrong_password") {
-            password.value = "";
-            password.focus();
-          }
+          chooser.report(error, show, texts.choose);
           submit.disabled = false;
         });
     }
@@ -178,12 +101,7 @@
       submit.disabled = true;
       return;
     }
-    Pki.store
-      .list()
-      .then(renderList)
-      .catch(function () {
-        renderList([]);
-      });
+    chooser.refresh();
     form.addEventListener("submit", sign);
     // Back to this page from the next one (the browser's page cache): the form can be used again.
     window.addEventListener("pageshow", function (event) {
