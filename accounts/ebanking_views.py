@@ -276,13 +276,24 @@ def _identify_step(
     return render(request, template, _context(flow, 1, form=form, **extra))
 
 
-def _medium_step(request: HttpRequest, flow: Flow, *, purpose: str, next_step: str, next_url: str) -> HttpResponse:
+def _medium_step(
+    request: HttpRequest,
+    flow: Flow,
+    *,
+    purpose: str,
+    next_step: str,
+    next_url: str,
+    step_number: int = 2,
+    actor: Any = None,
+) -> HttpResponse:
+    """A flow's security-medium step (two security-card numbers, or the OTP's 6 digits); shared by the
+    e-banking flows and the certificate centre's, which pass their own step number and actor."""
     found = _state(request, flow, "medium")
     if found is None:
         return _restart(request, flow)
     agreement, state = found
     customer = agreement.customer
-    actor = agreement_web_actor()
+    actor = actor or agreement_web_actor()
     form: SecurityCardAnswerForm | OtpAnswerForm | None = None
     if request.method == "POST" and state.get("medium") in (Medium.OTP.value, Medium.SECURITY_CARD.value):
         form = (
@@ -314,7 +325,7 @@ def _medium_step(request: HttpRequest, flow: Flow, *, purpose: str, next_step: s
         "accounts/ebanking/medium.html",
         _context(
             flow,
-            2,
+            step_number,
             form=form,
             challenge=challenge,
             is_otp=challenge.medium is Medium.OTP,

@@ -38,13 +38,12 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.ebanking_views import (
     ERR_CODE_TRIES_LEFT,
-    ERR_MEDIUM_TRIES_LEFT,
     MSG_CODE_SENT_ARS,
     MSG_CODE_SENT_SMS,
     Flow,
     _context,
     _end,
-    _refused,
+    _medium_step,
     _restart,
     _start,
     _state,
@@ -53,8 +52,6 @@ from accounts.ebanking_views import (
 from accounts.forms import (
     AdditionalAuthCodeForm,
     AdditionalAuthSendForm,
-    OtpAnswerForm,
-    SecurityCardAnswerForm,
 )
 from accounts.models import Agreement
 from bankportal.notifications.backends import ars_available
@@ -74,16 +71,10 @@ from certcenter.pages import (
 from certcenter.services import ReissueReason, certificate_reissue, certificate_web_actor
 from otp.additionalauth import mask_phone
 from otp.services import (
-    ANTI_PHISHING_NOTICE,
-    Medium,
     Purpose,
-    Refusal,
-    SecurityMediumRefused,
     additional_auth_start,
     additional_auth_use,
     additional_auth_verify,
-    security_medium_challenge,
-    security_medium_verify,
 )
 from otp.services.additional_auth import Channel
 from otp.services.additional_auth import Purpose as AuthPurpose
@@ -204,54 +195,15 @@ def reissue_reason(request: HttpRequest) -> HttpResponse:
 @never_cache
 @anonymous_page
 def reissue_medium(request: HttpRequest) -> HttpResponse:
-    """Step 3: the security medium challenge (two security-card numbers, or the OTP's 6 digits).
-
-    As ``accounts.ebanking_views._medium_step``, with this flow's step number on the page."""
-    found = _state(request, REISSUE, "medium")
-    if found is None:
-        return _restart(request, REISSUE)
-    agreement, state = found
-    customer = agreement.customer
-    actor = certificate_web_actor()
-    purpose = Purpose.CERTIFICATE_ISSUE
-    form: SecurityCardAnswerForm | OtpAnswerForm | None = None
-    if request.method == "POST" and state.get("medium") in (Medium.OTP.value, Medium.SECURITY_CARD.value):
-        form = (
-            OtpAnswerForm(request.POST) if state["medium"] == Medium.OTP.value else SecurityCardAnswerForm(request.POST)
-        )
-        if form.is_valid():
-            result = security_medium_verify(customer=customer, purpose=purpose, answer=form.answer(), actor=actor)
-            if result.ok:
-                _update(request, REISSUE, step="phone")
-                return redirect("certcenter:reissue_phone")
-            message: Any = result.message
-            if result.refusal is Refusal.WRONG and result.tries_left:
-                message = f"{result.message} {ERR_MEDIUM_TRIES_LEFT % {'left': result.tries_left}}"
-            if result.refusal is Refusal.EXPIRED_CHALLENGE:
-                messages.warning(request, message)
-                form = None
-            else:
-                form.add_error(None, message)
-    try:
-        challenge = security_medium_challenge(customer=customer, purpose=purpose, actor=actor)
-    except SecurityMediumRefused as refusal:
-        return _refused(request, REISSUE, refusal.messages[0], code=refusal.code or "")
-    _update(request, REISSUE, medium=challenge.medium.value)
-    expected = OtpAnswerForm if challenge.medium is Medium.OTP else SecurityCardAnswerForm
-    if not isinstance(form, expected):
-        form = expected()
-    return render(
+    """Step 3: the security medium challenge (two security-card numbers, or the OTP's 6 digits)."""
+    return _medium_step(
         request,
-        "certcenter/reissue_medium.html",
-        _context(
-            REISSUE,
-            3,
-            form=form,
-            challenge=challenge,
-            is_otp=challenge.medium is Medium.OTP,
-            notice=ANTI_PHISHING_NOTICE,
-            action=request.path,
-        ),
+        REISSUE,
+        purpose=Purpose.CERTIFICATE_ISSUE,
+        next_step="phone",
+        next_url=reverse("certcenter:reissue_phone"),
+        step_number=3,
+        actor=certificate_web_actor(),
     )
 
 
