@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import inspect
 import os
+import sys
+from types import CodeType
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from django.apps import apps as django_apps
 from django.conf import settings as django_settings
 from django.contrib.auth.models import Group
@@ -20,6 +24,7 @@ from django.core.cache.backends.redis import RedisCache
 from accounts import services
 from accounts.models import Customer, DepositProduct, User
 from bankportal.timeutil import kst_today
+from certcenter.ca.common import CA_KEY_BITS
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES", "") == "1"
 STAFF_PASSWORD = "Staff-pass-2026!"
@@ -100,6 +105,45 @@ def _fast_password_hashing(settings):  # type: ignore[no-untyped-def]
     # Argon2 is the production hasher (tested in tests/bankportal/test_settings.py); tests hash
     # hundreds of passwords, so they use a fast one.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+# RSA-3072 key pairs for the portal's own CAs, made once per test run and handed out again to later tests.
+_CA_KEY_POOL: list[rsa.RSAPrivateKey] = []
+_generate_private_key = rsa.generate_private_key
+
+
+def _inside(code: CodeType) -> bool:
+    frame = sys._getframe(2)
+    while frame is not None:
+        if frame.f_code is code:
+            return True
+        frame = frame.f_back  # type: ignore[assignment]
+    return False
+
+
+@pytest.fixture(autouse=True)
+def _reused_ca_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Making an RSA-3072 key pair takes about 0.15 s, and most tests set up the portal's root and
+    issuing CA with ``ca_init``: inside ``ca_init`` the n-th key a test asks for is the n-th of a
+    pool kept for the whole run. The keys stay real and distinct within a test; only different
+    tests share them, and each test starts from an empty database, so no two CAs of one test ever
+    share a key. Every other key (other institutions' CAs, customer keys, which test helpers cache
+    by name) is made fresh, as before."""
+    from certcenter.services.authority import ca_init
+
+    ca_init_code = inspect.unwrap(ca_init).__code__  # the function itself, not @transaction.atomic's wrapper
+    handed_out = 0
+
+    def pooled(public_exponent: int, key_size: int, backend: object = None) -> rsa.RSAPrivateKey:
+        nonlocal handed_out
+        if public_exponent != 65537 or key_size != CA_KEY_BITS or not _inside(ca_init_code):
+            return _generate_private_key(public_exponent=public_exponent, key_size=key_size)
+        handed_out += 1
+        while len(_CA_KEY_POOL) < handed_out:
+            _CA_KEY_POOL.append(_generate_private_key(public_exponent=public_exponent, key_size=key_size))
+        return _CA_KEY_POOL[handed_out - 1]
+
+    monkeypatch.setattr(rsa, "generate_private_key", pooled)
 
 
 @pytest.fixture(autouse=True)

@@ -18,7 +18,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -73,27 +73,30 @@ class CustomerLimits:
     """Everything the limit pages and the transfer check need, read together."""
 
     tier: Tier
+    corporate: bool
     maximum: Limit  # the bank's maxima for this tier, with the minor cap applied
     own: Limit | None  # the customer's setting, None for "the maxima"
     effective: Limit  # what applies now
     minor_cap: Limit | None  # the cap, when the customer carries it
 
 
-def _fresh_customer(customer: Customer) -> tuple[bool, bool]:
-    """(corporate, minor cap) read from the database: a page's customer object may be older than a lift."""
-    kind, minor_cap = Customer.objects.values_list("kind", "solo_minor_cap").get(pk=customer.pk)
-    return kind == Customer.Kind.CORPORATION, minor_cap
+def _fresh_customer(customer: Customer) -> tuple[bool, bool, Limit | None]:
+    """(corporate, minor cap, own limits) in one read: a page's customer object may be older than a lift."""
+    kind, minor_cap, per_transfer, per_day = Customer.objects.values_list(
+        "kind", "solo_minor_cap", "transfer_limit__per_transfer", "transfer_limit__per_day"
+    ).get(pk=customer.pk)
+    own = Limit(per_transfer=per_transfer, per_day=per_day) if per_transfer is not None else None
+    return kind == Customer.Kind.CORPORATION, minor_cap, own
 
 
 def customer_limits(customer: Customer, *, tier: Tier) -> CustomerLimits:
     """The customer's maxima, own setting and effective limits for ``tier``."""
     table = rules.configured_table()
-    corporate, minor_cap = _fresh_customer(customer)
+    corporate, minor_cap, own = _fresh_customer(customer)
     maximum = rules.maximum_limit(corporate=corporate, tier=tier, minor_cap=minor_cap, table=table)
-    row = TransferLimit.objects.filter(customer_id=customer.pk).values_list("per_transfer", "per_day").first()
-    own = Limit(per_transfer=row[0], per_day=row[1]) if row else None
     return CustomerLimits(
         tier=Tier(tier),
+        corporate=corporate,
         maximum=maximum,
         own=own,
         effective=rules.effective_limit(own=own, maximum=maximum),
@@ -134,16 +137,26 @@ def remaining_today(customer: Customer, *, tier: Tier, now: dt.datetime | None =
 def lock_day_total(customer_id: int, day: dt.date) -> DailyTransferTotal:
     """Lock order step 0: the customer's ``DailyTransferTotal`` row of ``day``, created on first use.
 
-    The INSERT ... ON CONFLICT DO NOTHING makes the row exist (two first transfers of a day both
-    try; one inserts, the other waits for it and inserts nothing), then FOR UPDATE locks it.
+    One statement: ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING`` makes the row exist and locks
+    it either way (two first transfers of a day both try; one inserts, the other waits for it and
+    then locks the row it made), and hands back what the day has used so far.
     """
-    DailyTransferTotal.objects.bulk_create(
-        [DailyTransferTotal(customer_id=customer_id, day=day, total=0, count=0)], ignore_conflicts=True
-    )
+    table = DailyTransferTotal._meta.db_table
     # Serialises the customer's transfers and limit changes: two transfers from different accounts
     # cannot both pass the daily limit, a replayed form finds the first submission's transfer, and
-    # a lowered limit applies to every transfer that locks after it.
-    return DailyTransferTotal.objects.select_for_update().get(customer_id=customer_id, day=day)
+    # a lowered limit applies to every transfer that locks after it. The no-op update is what
+    # takes the row lock on a conflict (PostgreSQL and SQLite both support this form).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (customer_id, day, total, count) VALUES (%s, %s, 0, 0) "  # noqa: S608
+            f"ON CONFLICT (customer_id, day) DO UPDATE SET count = {table}.count "
+            "RETURNING id, total, count",
+            [customer_id, day],
+        )
+        pk, total, count = cursor.fetchone()
+    return DailyTransferTotal.from_db(
+        connection.alias, ["id", "customer_id", "day", "total", "count"], [pk, customer_id, day, total, count]
+    )
 
 
 def _whole_won(value: object) -> int:
@@ -180,8 +193,7 @@ def transfer_limit_change(
         lock_day_total(customer.pk, kst_today(now))
         current = customer_limits(customer, tier=tier)
         table = rules.configured_table()
-        corporate, _minor = _fresh_customer(customer)
-        tier_maximum = rules.maximum_limit(corporate=corporate, tier=tier, minor_cap=False, table=table)
+        tier_maximum = rules.maximum_limit(corporate=current.corporate, tier=tier, minor_cap=False, table=table)
         refusal = rules.change_refusal(new=new, tier_maximum=tier_maximum, minor_cap=current.minor_cap)
         if refusal is not None:
             shown = current.minor_cap if refusal is rules.ChangeRefusal.MINOR_CAP else tier_maximum

@@ -396,14 +396,6 @@ def _execute(
         to_bank_code=to_bank_code,
         gateway=gateway,
     )
-    # Fast path for a double submission: no lock, nothing written, same receipt.
-    existing = Transfer.objects.filter(customer_id=customer.pk, idempotency_key=key).first()
-    if existing is not None:
-        return _replay(existing, from_account=from_account, recipient=recipient, amount=amount)
-    if recipient.account is not None and recipient.account.pk == from_account.pk:
-        raise _refuse(ERR_SAME_ACCOUNT, "same_account")
-    if not medium_verified:
-        raise _refuse(ERR_MEDIUM_NOT_VERIFIED, "medium_not_verified")
     day = kst_today(now)
     try:
         with transaction.atomic():
@@ -413,7 +405,12 @@ def _execute(
             # (found here) or waits behind us and will find ours.
             existing = Transfer.objects.filter(customer_id=customer.pk, idempotency_key=key).first()
             if existing is not None:
+                # A double submission: nothing written, the same receipt, no medium asked again.
                 return _replay(existing, from_account=from_account, recipient=recipient, amount=amount)
+            if recipient.account is not None and recipient.account.pk == from_account.pk:
+                raise _refuse(ERR_SAME_ACCOUNT, "same_account")
+            if not medium_verified:
+                raise _refuse(ERR_MEDIUM_NOT_VERIFIED, "medium_not_verified")
             source = _withdrawal_account(agreement, customer, from_account)
             limits = customer_limits(customer, tier=tier)
             refusal = rules.transfer_refusal(amount=amount, limit=limits.effective, sent_today=total.total)

@@ -313,18 +313,27 @@ def _trusted_certificate(certificate_der: bytes, now: dt.datetime, attempt: _Att
     return TrustedCertificate(cert=cert, issuer=issuing_row)
 
 
-def _registered_row(trusted: TrustedCertificate, certificate_der: bytes) -> RegisteredCertificate:
+def _registered_row(
+    trusted: TrustedCertificate, certificate_der: bytes, *, lock: bool = False
+) -> RegisteredCertificate:
     """The row of this certificate: ours (same issuer, serial and the very same DER), or another
-    institution's registered here (same trusted CA, serial and DER, status registered)."""
+    institution's registered here (same trusted CA, serial and DER, status registered).
+
+    With ``lock`` (inside a transaction) the row is read FOR UPDATE: a revocation or
+    deregistration committing at this moment is either seen here or waits for the caller."""
     serial = trusted.cert.serial_number
     row: RegisteredCertificate | None = None
     if serial > 0 and len(str(serial)) <= SERIAL_MAX_DIGITS:
         if trusted.authority is not None:
-            row = ExternalCertificate.objects.filter(
+            external = ExternalCertificate.objects.filter(
                 authority=trusted.authority, serial=serial_text(serial), status=ExternalCertificate.Status.REGISTERED
-            ).first()
+            )
+            if lock:
+                external = external.select_for_update().select_related("authority")
+            row = external.first()
         else:
-            row = Certificate.objects.filter(issuer=trusted.issuer, serial=serial_text(serial)).first()
+            ours = Certificate.objects.filter(issuer=trusted.issuer, serial=serial_text(serial))
+            row = (ours.select_for_update() if lock else ours).first()
     if row is None or bytes(row.certificate_der) != bytes(certificate_der):
         raise _refuse("unknown", ERR_UNKNOWN)
     return row
@@ -340,16 +349,6 @@ def _check_usable(row: RegisteredCertificate, cert: x509.Certificate, now: dt.da
         raise _refuse("revoked", ERR_REVOKED, date=_kst_date(row.revoked_at))
     if row.status != Certificate.Status.VALID:
         raise _expired(cert)
-
-
-def _lock_registered(row: RegisteredCertificate) -> RegisteredCertificate:
-    """``row`` again, locked (FOR UPDATE); refused as unknown if it was deregistered meanwhile."""
-    if isinstance(row, ExternalCertificate):
-        locked = ExternalCertificate.objects.select_for_update().select_related("authority").get(pk=row.pk)
-        if locked.status != ExternalCertificate.Status.REGISTERED:
-            raise _refuse("unknown", ERR_UNKNOWN)
-        return locked
-    return Certificate.objects.select_for_update().get(pk=row.pk)
 
 
 def _check_signature(cert: x509.Certificate, data: bytes, signature: bytes) -> None:
@@ -507,19 +506,17 @@ def signature_verify(
     try:
         trusted = _trusted_certificate(certificate_der, now, attempt)
         cert = trusted.cert
-        row = _registered_row(trusted, certificate_der)
-        if row.customer_id != customer.pk:
-            raise _refuse("not_yours", ERR_NOT_YOURS)
-        _check_usable(row, cert, now)
-        _check_signature(cert, text.encode("utf-8"), signature)
         with transaction.atomic():
-            # Lock the certificate's row and look again: a revocation or deregistration committing at this
+            # One locked read of the certificate's row: a revocation or deregistration committing at this
             # moment is either seen here or waits until the evidence is stored. Lock order: the caller's own
             # document rows first (the agreement of a release, a transfer's day total), then this
             # certificate, and never a customer account before it (issue and reissue lock certificates
-            # before the fee's account).
-            row = _lock_registered(row)
+            # before the fee's account). A refusal below has written nothing yet.
+            row = _registered_row(trusted, certificate_der, lock=True)
+            if row.customer_id != customer.pk:
+                raise _refuse("not_yours", ERR_NOT_YOURS)
             _check_usable(row, cert, now)
+            _check_signature(cert, text.encode("utf-8"), signature)
             evidence = store_evidence(row, text=text, signature=signature, purpose=purpose, now=now)
             audit_record(
                 action="signature.verified",

@@ -226,25 +226,27 @@ def test_an_unknown_purpose_or_an_empty_text_is_a_programming_error(alice, alice
         verify(alice, alice_cert, actor=alice_user, text="")
 
 
-def test_a_revocation_landing_while_the_signature_is_checked_is_seen_under_the_row_lock(
+def test_a_revocation_landing_after_the_chain_check_is_seen_under_the_row_lock(
     alice, alice_cert, alice_user, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
-    """The first look at the certificate finds it valid; the revocation commits just after (here: while
-    the signature is being checked); the look again under the row lock refuses it and stores nothing."""
+    """The chain is checked outside the transaction; a revocation committing just after (here: as
+    the chain check returns) is seen by the one locked read of the certificate's row, which refuses
+    it and stores nothing."""
     from certcenter.models import Certificate
     from certcenter.services import login as login_service
 
-    checked = login_service._check_signature
+    checked = login_service._trusted_certificate
 
     def check_then_revoke(*args, **kwargs):  # type: ignore[no-untyped-def]
-        checked(*args, **kwargs)
+        trusted = checked(*args, **kwargs)
         Certificate.objects.filter(pk=alice_cert.row.pk).update(
             status=Certificate.Status.REVOKED,
             revoked_at=NOW,
             revocation_reason=Certificate.RevocationReason.KEY_COMPROMISE,
         )
+        return trusted
 
-    monkeypatch.setattr(login_service, "_check_signature", check_then_revoke)
+    monkeypatch.setattr(login_service, "_trusted_certificate", check_then_revoke)
     with pytest.raises(ValidationError) as exc:
         verify(alice, alice_cert, actor=alice_user)
     assert refused(exc)[0] == "revoked"
