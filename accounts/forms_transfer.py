@@ -105,7 +105,13 @@ class TransferForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["from_account"].choices = [("", _("Choose an account")), *from_choices]  # type: ignore[attr-defined]
         self.fields["own_account"].choices = [("", _("Choose an account")), *own_choices]  # type: ignore[attr-defined]
+        bank_choices = list(bank_choices)
         self.fields["to_bank_code"].choices = [("", _("Choose a bank")), *bank_choices]  # type: ignore[attr-defined]
+        if not bank_choices:  # no interbank gateway: this bank only
+            self.fields["destination"].choices = [  # type: ignore[attr-defined]
+                choice for choice in Transfer.Destination.choices if choice[0] != Transfer.Destination.OTHER_BANK
+            ]
+            del self.fields["to_bank_code"]
 
     def clean_memo_sender(self) -> str:
         return clean_memo(self.cleaned_data.get("memo_sender", ""))

@@ -138,6 +138,7 @@ _FLOW_ENDING_CODES = frozenset(
         "memo",
         "destination",
         "bank_code",
+        "interbank_unavailable",
         "account_number",
         "no_such_account",
         "not_own_account",
@@ -231,6 +232,10 @@ def bank_name(code: str) -> str:
 
 
 def _bank_choices() -> list[tuple[str, str]]:
+    """The banks the form offers; none while no interbank gateway is configured (the page then
+    offers transfers within this bank only)."""
+    if not settings.INTERBANK_GATEWAY:
+        return []
     return [(code, f"{bank_name(code)} ({code})") for code in sorted(bank_codes())]
 
 

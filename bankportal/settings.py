@@ -513,9 +513,12 @@ if BANK_CODE in INTERBANK_INSTITUTIONS:
     raise ImproperlyConfigured(f"BANK_CODE {BANK_CODE} is a real institution's code; use an unused one")
 # The interbank gateway the clearing job hands queued transfers to (dotted path to a class with
 # ``recipient_name(bank_code, account_number)`` and ``send(transfer)``; accounts/services/clearing.py).
-# The default simulator accepts everything except account numbers ending in one of
-# INTERBANK_SIMULATOR_REFUSED_SUFFIXES, which it reports as closed (the money comes back).
-INTERBANK_GATEWAY = env_str("INTERBANK_GATEWAY", "accounts.services.clearing.SimulatedGateway")
+# Empty: no gateway, so transfers to other banks are refused and the clearing job sends nothing.
+# The simulator (accepts everything except account numbers ending in one of
+# INTERBANK_SIMULATOR_REFUSED_SUFFIXES, reported as closed: the money comes back) is the default
+# only with DEBUG on: in production it would "send" money that never leaves the bank, so there
+# the default is no gateway, and `check --deploy` warns if it is set explicitly (accounts.W001).
+INTERBANK_GATEWAY = env_str("INTERBANK_GATEWAY", "accounts.services.clearing.SimulatedGateway" if DEBUG else "").strip()
 INTERBANK_SIMULATOR_REFUSED_SUFFIXES = env_list("INTERBANK_SIMULATOR_REFUSED_SUFFIXES", ["0000"])
 INTERBANK_CLEARING_CHUNK = env_int("INTERBANK_CLEARING_CHUNK", 200, min_value=1, max_value=5000)
 # The outbound queue: queued other-bank transfers go to the gateway every minute.

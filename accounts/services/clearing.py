@@ -6,8 +6,11 @@ A transfer to another bank is debited at once and posted to that bank's clearing
 chunks: accepted → ``sent``; refused (no such account, closed, ...) → ``returned``: a reversing
 journal from the clearing account back to the customer's account, an SMS, status ``returned``.
 
-The gateway is a setting (``INTERBANK_GATEWAY``, a dotted path); the default ``SimulatedGateway``
-accepts everything except account numbers ending in ``INTERBANK_SIMULATOR_REFUSED_SUFFIXES``.
+The gateway is a setting (``INTERBANK_GATEWAY``, a dotted path); with ``DEBUG`` the default is
+``SimulatedGateway``, which accepts everything except account numbers ending in
+``INTERBANK_SIMULATOR_REFUSED_SUFFIXES``. Without ``DEBUG`` the default is none: transfers to other
+banks are refused (``interbank_unavailable``) and a clearing run sends nothing, leaving the queue
+as it is and saying why (``ClearingResult.skipped``).
 
 Each chunk is one transaction. Lock order: the picked ``Transfer`` rows (``FOR UPDATE SKIP
 LOCKED``, so two runs at once never hand the same transfer over twice), then for a return the
@@ -49,6 +52,8 @@ RETURNED_SMS = _(
     "receiving bank (%(reason)s). The money is back in account %(account)s."
 )
 REASON_REFUSED = _("the receiving account cannot take it")
+# Operators' text (logs, the job's result, the command's output): not shown to customers.
+NO_GATEWAY = "no interbank gateway configured (INTERBANK_GATEWAY is empty)"
 
 
 @dataclass(frozen=True)
@@ -97,9 +102,12 @@ class SimulatedGateway:
         return GatewayAnswer(accepted=True)
 
 
-def interbank_gateway() -> InterbankGateway:
-    """The configured gateway (``INTERBANK_GATEWAY``)."""
-    gateway: InterbankGateway = import_string(settings.INTERBANK_GATEWAY)()
+def interbank_gateway() -> InterbankGateway | None:
+    """The configured gateway (``INTERBANK_GATEWAY``), or ``None`` when none is configured."""
+    path = settings.INTERBANK_GATEWAY
+    if not path:
+        return None
+    gateway: InterbankGateway = import_string(path)()
     return gateway
 
 
@@ -111,6 +119,7 @@ class ClearingResult:
     chunks: int = 0
     failed: list[str] = field(default_factory=list)  # references left queued, with why
     dry_run: bool = False
+    skipped: str = ""  # why nothing was sent at all (no gateway configured), else empty
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -211,8 +220,9 @@ def interbank_clearing_run(
 ) -> ClearingResult:
     """Hand the queued transfers to the other banks, chunk by chunk; returns the counts.
 
-    ``dry_run`` only counts the queue (no gateway call, nothing written). Raises
-    ``PermissionDenied`` without ``accounts.change_transfer``.
+    ``dry_run`` only counts the queue (no gateway call, nothing written). With no gateway
+    configured nothing is sent or written: the transfers stay queued and ``skipped`` says why.
+    Raises ``PermissionDenied`` without ``accounts.change_transfer``.
     """
     require_perm(actor, CLEARING_PERMISSION)
     now = now or timezone.now()
@@ -220,6 +230,16 @@ def interbank_clearing_run(
     if dry_run:
         return result
     gateway = gateway or interbank_gateway()
+    if gateway is None:
+        # Not a crash: the queue waits, untouched, until a gateway is configured.
+        result.skipped = NO_GATEWAY
+        logger.log(
+            logging.WARNING if result.queued else logging.INFO,
+            "interbank clearing sent nothing: %s; %d transfer(s) stay queued",
+            NO_GATEWAY,
+            result.queued,
+        )
+        return result
     size = chunk_size or settings.INTERBANK_CLEARING_CHUNK
     while _chunk(gateway=gateway, actor=actor, now=now, size=size, result=result):
         result.chunks += 1

@@ -165,6 +165,20 @@ def _whole_won(value: object) -> int:
     return value
 
 
+def _audit_refusal(
+    *, actor: Actor, customer: Customer, refusal: ValidationError, per_transfer: object, per_day: object, tier: Tier
+) -> None:
+    # Its own transaction, after the change's was rolled back: the refusal stays on record.
+    asked = [v if isinstance(v, int) and not isinstance(v, bool) else None for v in (per_transfer, per_day)]
+    with transaction.atomic():
+        audit_record(
+            action="transfer_limit.refused",
+            actor=actor,
+            customer_id=customer.pk,
+            details={"reason": refusal.code or "refused", "asked": asked, "tier": str(tier)[:16]},
+        )
+
+
 def transfer_limit_change(
     *,
     customer: Customer,
@@ -180,13 +194,41 @@ def transfer_limit_change(
     Lowering (or keeping) takes effect at once; raising either figure needs ``medium_verified``
     (the page has run ``security_medium_verify`` with purpose ``limit_raise``). Above the tier's
     maxima is refused; above the minor cap is refused with "visit a branch" (never raised online).
-    Audited ``transfer_limit.change`` with the old and new figures.
+    Audited ``transfer_limit.change`` with the old and new figures; a refusal writes nothing but
+    its own ``transfer_limit.refused`` event (the reason code, the figures asked for, the tier).
 
     Raises ``ValidationError`` (limit_not_integer, limit_negative, limit_day_below_transfer,
     limit_above_tier, limit_minor_cap, limit_medium_required); ``PermissionDenied`` for anyone
     but the customer's own user (or a system actor with ``accounts.change_transferlimit``).
     """
     require_customer_actor(actor, customer, CHANGE_PERMISSION)
+    try:
+        return _change(
+            customer=customer,
+            per_transfer=per_transfer,
+            per_day=per_day,
+            tier=tier,
+            medium_verified=medium_verified,
+            actor=actor,
+            now=now,
+        )
+    except ValidationError as refusal:
+        _audit_refusal(
+            actor=actor, customer=customer, refusal=refusal, per_transfer=per_transfer, per_day=per_day, tier=tier
+        )
+        raise
+
+
+def _change(
+    *,
+    customer: Customer,
+    per_transfer: int,
+    per_day: int,
+    tier: Tier,
+    medium_verified: bool,
+    actor: Actor,
+    now: dt.datetime | None,
+) -> TransferLimit:
     new = Limit(per_transfer=_whole_won(per_transfer), per_day=_whole_won(per_day))
     now = now or timezone.now()
     with transaction.atomic():

@@ -66,6 +66,9 @@ ERR_DESTINATION = _("Choose where the money goes: your own account, another acco
 ERR_BANK_CODE = _("Choose the receiving bank from the list.")
 ERR_ACCOUNT_NUMBER = _("Check the receiving account number: it is not a valid account number.")
 ERR_NO_SUCH_ACCOUNT = _("No account with this number can receive money. Check the number with the recipient.")
+ERR_INTERBANK_UNAVAILABLE = _(
+    "Transfers to other banks are not available right now. Try a transfer within this bank, or call the bank."
+)
 ERR_NOT_OWN_ACCOUNT = _("Choose one of your own accounts as the receiving account.")
 ERR_SAME_ACCOUNT = _("The receiving account is the account you are sending from. Choose another one.")
 ERR_FROM_ACCOUNT = _("Send from one of your active withdrawal accounts. To add a withdrawal account, visit a branch.")
@@ -155,18 +158,22 @@ def transfer_recipient(
     """Look the recipient up (수취인 조회): this bank by account number (the holder's name), another
     bank through the interbank gateway. A read (the gateway call happens outside any transaction).
 
-    Raises ``ValidationError`` (destination, bank_code, account_number, no_such_account, not_own_account).
+    Raises ``ValidationError`` (destination, interbank_unavailable: no interbank gateway is
+    configured, bank_code, account_number, no_such_account, not_own_account).
     """
     if destination not in Transfer.Destination.values:
         raise _refuse(ERR_DESTINATION, "destination")
     if destination == Transfer.Destination.OTHER_BANK:
+        gateway = gateway or interbank_gateway()
+        if gateway is None:
+            raise _refuse(ERR_INTERBANK_UNAVAILABLE, "interbank_unavailable")
         code = (to_bank_code or "").strip()
         if code == settings.BANK_CODE or code not in settings.INTERBANK_INSTITUTIONS:
             raise _refuse(ERR_BANK_CODE, "bank_code")
         number = _digits(to_account_number)
         if not (number.isdigit() and number.isascii() and 6 <= len(number) <= 20):
             raise _refuse(ERR_ACCOUNT_NUMBER, "account_number")
-        name = (gateway or interbank_gateway()).recipient_name(code, number)
+        name = gateway.recipient_name(code, number)
         if not name:
             raise _refuse(ERR_NO_SUCH_ACCOUNT, "no_such_account")
         return Recipient(destination=destination, bank_code=code, account_number=number, name=name, account=None)
@@ -330,7 +337,7 @@ def transfer_execute(
     at this bank, ``queued`` for another bank (``interbank_clearing_run`` sends it).
 
     Raises ``ValidationError``: form_key, idempotency_key_reused, amount_positive, memo,
-    destination, bank_code, account_number, no_such_account, not_own_account, same_account,
+    destination, interbank_unavailable, bank_code, account_number, no_such_account, not_own_account, same_account,
     medium_not_verified, agreement_not_active, from_account, no_security_medium,
     per_transfer_limit, daily_limit (each saying which limit and how much is left),
     insufficient_funds, account_closed, account_frozen, signature_required, or the certificate

@@ -21,8 +21,9 @@ class Command(BaseCommand):
         "an accepted one is marked sent; a refused one is returned, the money posted back from the "
         "bank's clearing account to the customer's account with a text message, and marked returned. "
         "The same job runs every minute (interbank_clearing_task). Chunked, one transaction and one "
-        "audit event per chunk; two runs at once never send a transfer twice. --dry-run only counts "
-        "the queue."
+        "audit event per chunk; two runs at once never send a transfer twice. With no gateway configured "
+        "(INTERBANK_GATEWAY empty, the default with DEBUG off) nothing is sent and the queue stays as it is. "
+        "--dry-run only counts the queue."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -42,6 +43,11 @@ class Command(BaseCommand):
             raise CommandError(f"clearing stopped (committed chunks stay done; run it again): {exc}") from exc
         if dry_run:
             self.stdout.write(f"dry run, nothing sent: {result.queued} transfer(s) queued")
+            return
+        if result.skipped:
+            self.stdout.write(
+                self.style.WARNING(f"nothing sent: {result.skipped}; {result.queued} transfer(s) stay queued")
+            )
             return
         self.stdout.write(
             self.style.SUCCESS(
