@@ -46,6 +46,7 @@ RUN DEBUG=0 \
     AUDIT_SEAL_KEY=build:CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCA= \
     PKI_BASE_URL=https://collectstatic.invalid \
     CA_KEY_PASSPHRASE=collectstatic-placeholder-not-a-secret \
+    CLOUD_KEK=build:DDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDA= \
     SMS_BACKEND=console \
     EMAIL_BACKEND=console \
     python manage.py collectstatic --noinput

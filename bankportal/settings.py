@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "bankportal.content",
     "accounts",
     "certcenter",
+    "certcenter.cloud",  # label "fincloud": the financial certificate cloud (the clearing house's role)
     "otp",
 ]
 
@@ -432,6 +433,22 @@ if not DEBUG and (len(CA_KEY_PASSPHRASE) < 16 or CA_KEY_PASSPHRASE == _DEV_CA_KE
 BANK_CA_NAME = env_str("BANK_CA_NAME", BANK_NAME_EN).strip()
 if not BANK_CA_NAME or len(BANK_CA_NAME) > 48:  # room for " Issuing CA" in a 64-character CN
     raise ImproperlyConfigured("BANK_CA_NAME must be 1-48 characters")
+
+# --- Financial certificate cloud (certcenter/cloud, app label "fincloud"): the clearing house's role.
+# CLOUD_KEK is the key ring ("id:base64-32-bytes[,older...]", newest first, like FIELD_ENCRYPTION_KEYS)
+# whose keys wrap each cloud private key's data key and key the PIN verifiers: keep it outside the
+# database and its backups, so a dump alone opens no key and allows no offline PIN guessing. Older
+# ids still unwrap (a key moves to the newest at its next correct PIN); without its id a key does not
+# open at all. Never shared with the field-encryption or account-password rings.
+CLOUD_KEK = _dev_only("CLOUD_KEK", env_secret("CLOUD_KEK"), "dev1:" + _dev_key("cloud-kek"))
+check_rings_disjoint(
+    ("FIELD_ENCRYPTION_KEYS", parse_key_ring(FIELD_ENCRYPTION_KEYS)),
+    ("ACCOUNT_PIN_KEY", parse_key_ring(ACCOUNT_PIN_KEY, name="ACCOUNT_PIN_KEY")),
+    ("CLOUD_KEK", parse_key_ring(CLOUD_KEK, name="CLOUD_KEK")),
+)
+# The cloud the portal talks to (certcenter.cloud.api.financial_cloud): a class with the FinancialCloud
+# interface. The default runs it in this process on this database.
+FINANCIAL_CLOUD = env_str("FINANCIAL_CLOUD", "certcenter.cloud.local.LocalCloud").strip()
 # CRL and OCSP clients fetch over plain HTTP (RFC 5280 4.2.1.13, RFC 6960 A.1) and do not follow
 # redirects; the answers are signed, so /pki/ stays reachable without TLS when PKI_BASE_URL says http.
 if not DEBUG and PKI_BASE_URL.startswith("http://"):

@@ -88,7 +88,7 @@ def _own_certificate(request: HttpRequest, serial: str) -> Certificate:
     """This customer's certificate with ``serial``; 404 for anything else (another's, unknown)."""
     customer_id = _customer_id(request)
     certificate = (
-        Certificate.objects.select_related("customer").filter(serial=serial, customer_id=customer_id).first()
+        Certificate.objects.joint().select_related("customer").filter(serial=serial, customer_id=customer_id).first()
         if customer_id is not None and serial.isdigit()
         else None
     )
@@ -175,7 +175,7 @@ def my_certificates(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     customer_id = _customer_id(request)
     certificates = (
-        Certificate.objects.select_related("customer").filter(customer_id=customer_id)
+        Certificate.objects.joint().select_related("customer").filter(customer_id=customer_id)
         if customer_id is not None
         else Certificate.objects.none()
     )

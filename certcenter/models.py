@@ -71,10 +71,23 @@ class CertificateAuthority(models.Model):
         return f"<CertificateAuthority {self.pk} {self.role} {self.name!r}>"
 
 
-class Certificate(models.Model):
-    """A customer's joint certificate (공동인증서) issued by our issuing CA.
+class CertificateQuerySet(models.QuerySet["Certificate"]):
+    def joint(self) -> CertificateQuerySet:
+        """Joint certificates only (the browser or a file holds the key): what renewal, reissue,
+        copying and "my certificates" deal with."""
+        return self.exclude(kind=Certificate.Kind.FINANCIAL)
 
-    The certificate is public; its private key and password never reach the server.
+    def financial(self) -> CertificateQuerySet:
+        """Financial certificates only (the cloud holds the key; ``cloud_id`` names it there)."""
+        return self.filter(kind=Certificate.Kind.FINANCIAL)
+
+
+class Certificate(models.Model):
+    """A customer's certificate issued by our issuing CA: a joint certificate (공동인증서), whose
+    private key and password never reach the server, or a financial certificate (금융인증서), whose
+    key the financial certificate cloud (``certcenter.cloud``) holds under the customer's PIN.
+
+    The certificate itself is public. Both kinds share the CA's register, CRL and OCSP.
     """
 
     class Kind(models.TextChoices):
@@ -82,10 +95,12 @@ class Certificate(models.Model):
         GENERAL = ca.CertificateKind.GENERAL.value, _("General purpose")
         CORPORATE = ca.CertificateKind.CORPORATE.value, _("Corporate general purpose")
         E_TAX = ca.CertificateKind.E_TAX.value, _("Electronic tax invoice")
+        FINANCIAL = ca.CertificateKind.FINANCIAL.value, _("Financial certificate")
 
     class Storage(models.TextChoices):
         BROWSER = "browser", _("This browser")
         FILE = "file", _("File (hard disk or USB)")
+        CLOUD = "cloud", _("Financial certificate cloud")
 
     class Status(models.TextChoices):
         VALID = "valid", _("Valid")
@@ -116,6 +131,8 @@ class Certificate(models.Model):
     not_before = models.DateTimeField(_("valid from"))
     not_after = models.DateTimeField(_("valid until"))
     certificate_der = models.BinaryField(_("certificate (DER)"))
+    # A financial certificate's id in the cloud (certcenter.cloud.api); NULL for a joint certificate.
+    cloud_id = models.UUIDField(_("cloud id"), null=True, blank=True, unique=True)
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
     revocation_reason = models.CharField(
         _("revocation reason"), max_length=32, choices=RevocationReason.choices, blank=True
@@ -126,9 +143,11 @@ class Certificate(models.Model):
     renewal_notice_sent_at = models.DateTimeField(_("renewal notice sent at"), null=True, blank=True)
     expiry_reminder_sent_at = models.DateTimeField(_("expiry reminder sent at"), null=True, blank=True)
 
+    objects = CertificateQuerySet.as_manager()
+
     class Meta:
-        verbose_name = _("joint certificate")
-        verbose_name_plural = _("joint certificates")
+        verbose_name = _("certificate")
+        verbose_name_plural = _("certificates")
         ordering = ["-created_at", "-id"]
         indexes = [
             # The daily job: valid certificates by expiry (notices, marking expired).
@@ -144,7 +163,15 @@ class Certificate(models.Model):
             models.CheckConstraint(
                 condition=Q(kind__in=[choice.value for choice in ca.CertificateKind]), name="certcenter_cert_kind"
             ),
-            models.CheckConstraint(condition=Q(storage__in=["browser", "file"]), name="certcenter_cert_storage"),
+            models.CheckConstraint(
+                condition=Q(storage__in=["browser", "file", "cloud"]), name="certcenter_cert_storage"
+            ),
+            # The cloud holds exactly the financial certificates, each under its cloud id.
+            models.CheckConstraint(
+                condition=Q(kind="financial", storage="cloud", cloud_id__isnull=False)
+                | (~Q(kind="financial") & ~Q(storage="cloud") & Q(cloud_id__isnull=True)),
+                name="certcenter_cert_financial_in_cloud",
+            ),
             models.CheckConstraint(
                 condition=Q(status__in=["valid", "revoked", "expired"]), name="certcenter_cert_status"
             ),

@@ -24,4 +24,9 @@ urlpatterns = [
     path("reissue/", include("certcenter.reissue_urls")),
     path("other/", include("certcenter.external_urls")),
     path("copy/", include("certcenter.copying_urls")),
+    # The financial certificate (금융인증서): issue, sign-in with the PIN from any device, and the
+    # holder's own page (status, renewal, revocation). Names in this namespace too.
+    path("financial/issue/", include("certcenter.financial_issue_urls")),
+    path("financial/signin/", include("certcenter.financial_login_urls")),
+    path("financial/mine/", include("certcenter.financial_mine_urls")),
 ]

@@ -118,9 +118,9 @@ anonymous_page = require_http_methods(["GET", "HEAD", "POST"])
 def _current_certificates(customer_id: int, now: dt.datetime) -> list[Certificate]:
     """The certificates a reissue now would revoke (as ``certificate_reissue`` selects them)."""
     return list(
-        Certificate.objects.filter(
-            customer_id=customer_id, status=Certificate.Status.VALID, revoked_at__isnull=True, not_after__gte=now
-        ).order_by("pk")
+        Certificate.objects.joint()
+        .filter(customer_id=customer_id, status=Certificate.Status.VALID, revoked_at__isnull=True, not_after__gte=now)
+        .order_by("pk")
     )
 
 

@@ -8,7 +8,7 @@ Pure: no ORM; time is an argument (aware datetimes), every window is computed in
   business registration number). The corporate kind is a corporation's only, and a corporation's
   general-purpose certificate is always the corporate kind.
 * Fees (yearly, KRW): restricted-use free; general purpose 4,400; corporate general purpose 110,000;
-  e-tax 4,400.
+  e-tax 4,400. The financial certificate (below) is free and is not a joint certificate kind.
 * Renewal (갱신): from 00:00 KST of the day 60 days before the expiry day, through the expiry day
   23:59:59 KST (to the second, as ``certcenter.ca.verify_chain`` reads validity: the whole second
   23:59:59 still counts); from the next 00:00:00 KST only a reissue is possible.
@@ -31,6 +31,7 @@ FEES: dict[CertificateKind, int] = {
     CertificateKind.GENERAL: 4_400,
     CertificateKind.CORPORATE: 110_000,
     CertificateKind.E_TAX: 4_400,
+    CertificateKind.FINANCIAL: 0,  # never through fee_for: the financial certificate has its own flow
 }
 
 _PERSONAL_KINDS = (CertificateKind.RESTRICTED, CertificateKind.GENERAL, CertificateKind.E_TAX)
@@ -99,3 +100,50 @@ def renewal_window_days(not_after: dt.datetime) -> tuple[dt.date, dt.date]:
 def new_serial() -> int:
     """A random positive serial of exactly ``SERIAL_BITS`` bits (top bit set): unguessable, never 0."""
     return secrets.randbits(SERIAL_BITS) | (1 << (SERIAL_BITS - 1))
+
+
+# --- Financial certificates (금융인증서) -------------------------------------------------------------------
+#
+# Valid 3 years to the expiry day 23:59:59 KST; free. Renewal opens at 00:00 KST of the day one
+# calendar month before the expiry day (the 31st of a month after a shorter one: that month's last
+# day) and closes, as for joint certificates, with the second after 23:59:59 of the expiry day.
+
+FINANCIAL_VALIDITY_YEARS = 3
+
+
+def _month_before(day: dt.date) -> dt.date:
+    year, month = (day.year, day.month - 1) if day.month > 1 else (day.year - 1, 12)
+    return dt.date(year, month, min(day.day, _month_length(year, month)))
+
+
+def _month_length(year: int, month: int) -> int:
+    following = dt.date(year + (month == 12), month % 12 + 1, 1)
+    return (following - dt.timedelta(days=1)).day
+
+
+def financial_renewal_opens_at(not_after: dt.datetime) -> dt.datetime:
+    """00:00 KST of the day one calendar month before the financial certificate's expiry day (KST)."""
+    return dt.datetime.combine(_month_before(_kst_day(not_after)), dt.time.min, tzinfo=KST)
+
+
+def financial_renewal_open(not_after: dt.datetime, now: dt.datetime) -> bool:
+    """Whether a financial certificate valid until ``not_after`` may be renewed at ``now``."""
+    _kst_day(now)
+    return financial_renewal_opens_at(not_after) <= now < renewal_closes_at(not_after)
+
+
+def financial_renewal_window_days(not_after: dt.datetime) -> tuple[dt.date, dt.date]:
+    """The first and the last KST day of a financial certificate's renewal window, for messages."""
+    return financial_renewal_opens_at(not_after).date(), _kst_day(not_after)
+
+
+def financial_window_open_through(today: dt.date) -> dt.date:
+    """The latest expiry day whose renewal window is open on the KST day ``today``: a set-based job
+    selects financial certificates expiring on or before it (and not yet expired).
+
+    The inverse of ``_month_before``: the same day of next month, or, when ``today`` is the last day
+    of its month, the last day of next month (its window opened on ``today`` too, by clamping)."""
+    year, month = (today.year, today.month + 1) if today.month < 12 else (today.year + 1, 1)
+    if today.day == _month_length(today.year, today.month):
+        return dt.date(year, month, _month_length(year, month))
+    return dt.date(year, month, min(today.day, _month_length(year, month)))

@@ -28,6 +28,7 @@ class CertificateKind(enum.StrEnum):
     GENERAL = "general"  # 범용 (individual)
     CORPORATE = "corporate"  # 범용 (corporate)
     E_TAX = "e_tax"  # 전자세금용
+    FINANCIAL = "financial"  # 금융인증서: key held in the financial certificate cloud
 
 
 # ARC.1.<n>: certificate policies, one per kind.
@@ -36,6 +37,7 @@ POLICY_OIDS: dict[CertificateKind, x509.ObjectIdentifier] = {
     CertificateKind.GENERAL: x509.ObjectIdentifier(f"{ARC}.1.2"),
     CertificateKind.CORPORATE: x509.ObjectIdentifier(f"{ARC}.1.3"),
     CertificateKind.E_TAX: x509.ObjectIdentifier(f"{ARC}.1.4"),
+    CertificateKind.FINANCIAL: x509.ObjectIdentifier(f"{ARC}.1.5"),
 }
 # ARC.2.1: the otherName type-id of the identity hash in subjectAltName.
 IDENTITY_OID = x509.ObjectIdentifier(f"{ARC}.2.1")

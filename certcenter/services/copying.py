@@ -331,7 +331,7 @@ def _our_certificate(certificate_der: bytes, now: dt.datetime) -> Certificate:
         raise _refuse("bad_certificate", ERR_BAD_CERTIFICATE) from None
     row = None
     if serial > 0 and len(str(serial)) <= SERIAL_MAX_DIGITS:
-        row = Certificate.objects.filter(serial=serial_text(serial)).first()
+        row = Certificate.objects.joint().filter(serial=serial_text(serial)).first()
     if row is None or bytes(row.certificate_der) != certificate_der:
         raise _refuse("not_ours", ERR_NOT_OURS)
     if row.revoked_at is not None or row.status == Certificate.Status.REVOKED:

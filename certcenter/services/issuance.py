@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import logging
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +47,7 @@ from bankportal.audit.services import audit_record
 from bankportal.notifications.services import send_sms_on_commit
 from bankportal.timeutil import kst_today
 from certcenter import ca, rules
+from certcenter.cloud.api import financial_cloud
 from certcenter.models import Certificate, CertificateAuthority, serial_text
 from certcenter.selectors import pki_urls
 from certcenter.services.authority import CRL_PERMISSION, ERR_NOT_INITIALISED, _signing_material, crl_regenerate
@@ -133,6 +135,14 @@ ISSUED_SMS = _(
 REVOKED_SMS = _(
     "[%(bank)s] Your joint certificate (%(kind)s, issued %(date)s) was revoked. If this was not you, call us at once."
 )
+FINANCIAL_ISSUED_SMS = _(
+    "[%(bank)s] A financial certificate was issued on %(date)s and stored in the financial certificate cloud. "
+    "If this was not you, call us at once."
+)
+FINANCIAL_REVOKED_SMS = _(
+    "[%(bank)s] Your financial certificate (issued %(date)s) was revoked and deleted from the cloud. "
+    "If this was not you, call us at once."
+)
 
 
 @dataclass(frozen=True)
@@ -200,7 +210,7 @@ def _fee(kind: str, customer: Customer) -> int:
         raise _refuse(ERR_KIND_NOT_ALLOWED, "kind_not_allowed") from None
 
 
-def _lock_active_agreement(agreement: Agreement) -> Agreement:
+def lock_active_agreement(agreement: Agreement) -> Agreement:
     # Lock the agreement: a suspension or termination at the same moment waits for the issue, or
     # the issue sees it and is refused.
     locked = Agreement.objects.select_for_update().select_related("customer").get(pk=agreement.pk)
@@ -209,7 +219,7 @@ def _lock_active_agreement(agreement: Agreement) -> Agreement:
     return locked
 
 
-def _active_agreement_of(customer_id: int) -> Agreement:
+def active_agreement_of(customer_id: int) -> Agreement:
     agreement = Agreement.objects.filter(customer_id=customer_id, state=Agreement.State.ACTIVE).first()
     if agreement is None:
         raise _refuse(ERR_AGREEMENT_NOT_ACTIVE, "agreement_not_active")
@@ -235,7 +245,8 @@ def _withdrawal_account(agreement: Agreement, account: Account | None) -> Accoun
 def _lock_valid_certificates(customer_id: int, now: dt.datetime) -> list[Certificate]:
     # Lock in primary-key order: a renewal, a reissue and a revocation at once never deadlock.
     return list(
-        Certificate.objects.select_for_update()
+        Certificate.objects.joint()
+        .select_for_update()
         .filter(customer_id=customer_id, status=Status.VALID, revoked_at__isnull=True, not_after__gte=now)
         .order_by("pk")
     )
@@ -272,37 +283,46 @@ def _subject_name(customer: Customer) -> str:
     return " ".join(customer.name.split())[:SUBJECT_CN_MAX] or str(customer.pk)
 
 
-def _issue(
+def issue_locked(
     *,
     agreement: Agreement,
     account: Account | None,
     kind: str,
     storage: str,
-    csr: Any,
-    identity_random: bytes,
+    public_key: Any,
+    identity_random: bytes | None,
     actor: Actor,
     now: dt.datetime,
     action: str,
     details: Mapping[str, Any],
+    cloud_id: uuid.UUID | None = None,
 ) -> IssuedCertificate:
-    """Charge, sign, store, audit and notify, inside the caller's transaction (agreement locked)."""
+    """Charge, sign, store, audit and notify, inside the caller's transaction (agreement locked).
+
+    A joint certificate binds the identity hash of R; a financial one (``cloud_id``: the cloud's key)
+    carries none, is free and runs ``rules.FINANCIAL_VALIDITY_YEARS``."""
     customer = agreement.customer
-    fee = _fee(kind, customer)
-    paying = _withdrawal_account(agreement, account)
+    financial = kind == Kind.FINANCIAL
+    fee = 0 if financial else _fee(kind, customer)
+    # A financial certificate is free: no withdrawal account is needed.
+    paying = None if financial else _withdrawal_account(agreement, account)
     # Refused for want of money before anything is signed or stored (and it all rolls back anyway).
-    journal = _charge(account=paying, fee=fee, kind=kind, actor=actor)
+    journal = _charge(account=paying, fee=fee, kind=kind, actor=actor) if paying is not None else None
     issuing, material = _issuing_authority()
     serial = rules.new_serial()
     try:
         certificate = ca.issue_customer_certificate(
             issuer=material,
-            public_key=csr.public_key(),
+            public_key=public_key,
             subject_common_name=_subject_name(customer),
             serial=serial,
             kind=ca.CertificateKind(kind),
-            identity=ca.identity_hash(_identity_number(customer), identity_random),
+            identity=ca.identity_hash(_identity_number(customer), identity_random)
+            if identity_random is not None
+            else None,
             urls=pki_urls(),
             now=now,
+            years=rules.FINANCIAL_VALIDITY_YEARS if financial else 1,
         )
     except ca.InvalidCsr as exc:
         raise _refuse(ERR_CSR.get(exc.code, ERR_CSR["malformed"]), f"csr_{exc.code}") from None
@@ -321,6 +341,7 @@ def _issue(
         not_before=certificate.not_valid_before_utc,
         not_after=certificate.not_valid_after_utc,
         certificate_der=der,
+        cloud_id=cloud_id,
         created_at=now,
     )
     audit_record(
@@ -334,7 +355,7 @@ def _issue(
             "storage": storage,
             "fee": fee,
             "journal": journal.pk if journal is not None else None,
-            "account": paying.number if journal is not None else None,
+            "account": paying.number if journal is not None and paying is not None else None,
             "not_after": row.not_after.isoformat(),
             **details,
         },
@@ -342,7 +363,7 @@ def _issue(
     if customer.phone:
         send_sms_on_commit(
             to=customer.phone,
-            body=str(ISSUED_SMS)
+            body=str(FINANCIAL_ISSUED_SMS if financial else ISSUED_SMS)
             % {"bank": settings.BANK_NAME_KO, "kind": Kind(kind).label, "date": kst_today(now).isoformat()},
             purpose="certificate_issue",
         )
@@ -350,9 +371,10 @@ def _issue(
 
 
 def _check_request(*, kind: str, storage: str, csr: bytes | str, identity_random: bytes) -> tuple[Any, bytes]:
-    if kind not in Kind.values:
+    # Joint certificates only: a financial certificate's key is made in the cloud (services.financial).
+    if kind not in Kind.values or kind == Kind.FINANCIAL:
         raise _refuse(ERR_KIND_NOT_ALLOWED, "kind_not_allowed")
-    if storage not in Certificate.Storage.values:
+    if storage not in (Certificate.Storage.BROWSER, Certificate.Storage.FILE):
         raise _refuse(ERR_STORAGE, "storage")
     return _load_csr(csr), _check_identity_random(identity_random)
 
@@ -390,13 +412,13 @@ def certificate_issue(
     request, random_value = _check_request(kind=kind, storage=storage, csr=csr, identity_random=identity_random)
     now = now or timezone.now()
     with transaction.atomic():
-        locked = _lock_active_agreement(agreement)
-        return _issue(
+        locked = lock_active_agreement(agreement)
+        return issue_locked(
             agreement=locked,
             account=withdrawal_account,
             kind=kind,
             storage=storage,
-            csr=request,
+            public_key=request.public_key(),
             identity_random=random_value,
             actor=actor,
             now=now,
@@ -408,7 +430,7 @@ def certificate_issue(
 # --- Revocation --------------------------------------------------------------------------------------
 
 
-def _regenerate_crl_on_commit() -> None:
+def regenerate_crl_on_commit() -> None:
     def regenerate() -> None:
         try:
             crl_regenerate(actor=_crl_actor())
@@ -420,14 +442,18 @@ def _regenerate_crl_on_commit() -> None:
     transaction.on_commit(regenerate)
 
 
-def _revoke(
+def revoke_locked(
     certificate: Certificate, *, reason: str, actor: Actor, now: dt.datetime, details: Mapping[str, Any]
 ) -> None:
-    """Revoke a locked, valid certificate and audit it; the caller regenerates the CRL on commit."""
+    """Revoke a locked, valid certificate and audit it; the caller regenerates the CRL on commit.
+
+    A financial certificate is revoked in the cloud too, in the same transaction: its key is destroyed."""
     certificate.status = Status.REVOKED
     certificate.revoked_at = now
     certificate.revocation_reason = reason
     certificate.save(update_fields=["status", "revoked_at", "revocation_reason"])
+    if certificate.cloud_id is not None:
+        financial_cloud().revoke(cloud_id=certificate.cloud_id, reason=reason, now=now)
     audit_record(
         action="certificate.revoke",
         actor=actor,
@@ -437,11 +463,11 @@ def _revoke(
     )
 
 
-def _notify_revoked(certificate: Certificate, customer: Customer) -> None:
+def notify_revoked(certificate: Certificate, customer: Customer) -> None:
     if customer.phone:
         send_sms_on_commit(
             to=customer.phone,
-            body=str(REVOKED_SMS)
+            body=str(FINANCIAL_REVOKED_SMS if certificate.kind == Kind.FINANCIAL else REVOKED_SMS)
             % {
                 "bank": settings.BANK_NAME_KO,
                 "kind": Kind(certificate.kind).label,
@@ -476,9 +502,9 @@ def certificate_revoke(
     now = now or timezone.now()
     with transaction.atomic():
         locked = _lock_revocable(certificate, now)
-        _revoke(locked, reason=reason, actor=actor, now=now, details={"by": "customer"})
-        _notify_revoked(locked, locked.customer)
-        _regenerate_crl_on_commit()
+        revoke_locked(locked, reason=reason, actor=actor, now=now, details={"by": "customer"})
+        notify_revoked(locked, locked.customer)
+        regenerate_crl_on_commit()
     return locked
 
 
@@ -523,15 +549,15 @@ def certificate_revoke_approved(*, request: StaffRequest, actor: Actor) -> Certi
         or locked.not_after < now
     ):
         raise _refuse(ERR_CERTIFICATE_CHANGED, "certificate_changed")
-    _revoke(
+    revoke_locked(
         locked,
         reason=str(request.payload.get("reason")),
         actor=actor,
         now=now,
         details={"by": "staff_request", "staff_request": request.pk},
     )
-    _notify_revoked(locked, locked.customer)
-    _regenerate_crl_on_commit()
+    notify_revoked(locked, locked.customer)
+    regenerate_crl_on_commit()
     return locked
 
 
@@ -570,18 +596,18 @@ def certificate_renew(
         kind=certificate.kind, storage=certificate.storage, csr=csr, identity_random=identity_random
     )
     with transaction.atomic():
-        agreement = _lock_active_agreement(_active_agreement_of(certificate.customer_id))
+        agreement = lock_active_agreement(active_agreement_of(certificate.customer_id))
         old = Certificate.objects.select_for_update().get(pk=certificate.pk)
         if old.status != Status.VALID or old.revoked_at is not None:
             raise _refuse(ERR_NOT_RENEWABLE, "not_renewable")
         if not rules.renewal_open(old.not_after, now):
             raise _window_refusal(old.not_after)
-        issued = _issue(
+        issued = issue_locked(
             agreement=agreement,
             account=withdrawal_account,
             kind=old.kind,
             storage=old.storage,
-            csr=request,
+            public_key=request.public_key(),
             identity_random=random_value,
             actor=actor,
             now=now,
@@ -589,8 +615,8 @@ def certificate_renew(
             details={"renews": old.serial},
         )
         # Once the new one exists: superseded, never a gap without a certificate.
-        _revoke(old, reason=Reason.SUPERSEDED, actor=actor, now=now, details={"by": "renewal"})
-        _regenerate_crl_on_commit()
+        revoke_locked(old, reason=Reason.SUPERSEDED, actor=actor, now=now, details={"by": "renewal"})
+        regenerate_crl_on_commit()
     return issued
 
 
@@ -631,22 +657,24 @@ def certificate_reissue(
     request, random_value = _check_request(kind=kind, storage=storage, csr=csr, identity_random=identity_random)
     now = now or timezone.now()
     with transaction.atomic():
-        locked = _lock_active_agreement(agreement)
+        locked = lock_active_agreement(agreement)
         _fee(kind, locked.customer)  # a kind refusal before the verification is spent
         if additional_auth() is None:
             raise _refuse(ERR_ADDITIONAL_AUTH_REQUIRED, "additional_auth_required")
         current = _lock_valid_certificates(locked.customer_id, now)
         revocation = REISSUE_REVOCATION[ReissueReason(reason)]
         for old in current:
-            _revoke(old, reason=revocation, actor=actor, now=now, details={"by": "reissue", "reissue_reason": reason})
+            revoke_locked(
+                old, reason=revocation, actor=actor, now=now, details={"by": "reissue", "reissue_reason": reason}
+            )
         if current:
-            _regenerate_crl_on_commit()
-        return _issue(
+            regenerate_crl_on_commit()
+        return issue_locked(
             agreement=locked,
             account=withdrawal_account,
             kind=kind,
             storage=storage,
-            csr=request,
+            public_key=request.public_key(),
             identity_random=random_value,
             actor=actor,
             now=now,

@@ -75,6 +75,19 @@ EXPIRY_REMINDER_SMS = _(
     "after expiry it must be reissued."
 )
 
+# Translators: SMS when a financial certificate's renewal window opens (one month before expiry).
+# Intended Korean: "[%(bank)s] 금융인증서 갱신 기간이 시작되었습니다. 인증센터에서 비밀번호 6자리로
+# 갱신해 주세요. 만료일 %(date)s"
+FINANCIAL_RENEWAL_NOTICE_SMS = _(
+    "[%(bank)s] The renewal period of your financial certificate has started. Renew it in the certificate "
+    "centre with your 6-digit PIN. Expiry date %(date)s"
+)
+# Translators: SMS 7 days before a financial certificate expires.
+FINANCIAL_EXPIRY_REMINDER_SMS = _(
+    "[%(bank)s] Your financial certificate expires on %(date)s. Renew it in the certificate centre by then; "
+    "after expiry a new one must be issued."
+)
+
 ERR_SYSTEM_ONLY = "the certificate notices are automatic: only a system actor runs the daily job"
 
 
@@ -99,14 +112,16 @@ class CertificateJobSummary:
 # --- Message bodies (rendered in the bank's language: no request, no customer language) ----------
 
 
-def renewal_notice_body(expiry_day: dt.date) -> str:
+def renewal_notice_body(expiry_day: dt.date, *, financial: bool = False) -> str:
+    text = FINANCIAL_RENEWAL_NOTICE_SMS if financial else RENEWAL_NOTICE_SMS
     with translation.override(settings.LANGUAGE_CODE):
-        return str(RENEWAL_NOTICE_SMS) % {"bank": settings.BANK_NAME_KO, "date": expiry_day.isoformat()}
+        return str(text) % {"bank": settings.BANK_NAME_KO, "date": expiry_day.isoformat()}
 
 
-def expiry_reminder_body(expiry_day: dt.date) -> str:
+def expiry_reminder_body(expiry_day: dt.date, *, financial: bool = False) -> str:
+    text = FINANCIAL_EXPIRY_REMINDER_SMS if financial else EXPIRY_REMINDER_SMS
     with translation.override(settings.LANGUAGE_CODE):
-        return str(EXPIRY_REMINDER_SMS) % {"bank": settings.BANK_NAME_KO, "date": expiry_day.isoformat()}
+        return str(text) % {"bank": settings.BANK_NAME_KO, "date": expiry_day.isoformat()}
 
 
 # --- Predicates ----------------------------------------------------------------------------------
@@ -116,8 +131,12 @@ def _day_start(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time.min, tzinfo=KST)
 
 
-def _valid() -> QuerySet[Certificate]:
-    return Certificate.objects.filter(status=Status.VALID)
+def _valid(*, financial: bool | None = None) -> QuerySet[Certificate]:
+    """Valid certificates: of one family (joint or financial), or of both (``None``)."""
+    certificates = Certificate.objects.all()
+    if financial is not None:
+        certificates = certificates.financial() if financial else certificates.joint()
+    return certificates.filter(status=Status.VALID)
 
 
 def _expired(as_of: dt.datetime) -> QuerySet[Certificate]:
@@ -125,29 +144,39 @@ def _expired(as_of: dt.datetime) -> QuerySet[Certificate]:
     return _valid().filter(not_after__lt=as_of)
 
 
-def _renewal_due(as_of: dt.datetime, today: dt.date) -> QuerySet[Certificate]:
-    """Window open (expiry day <= today + 60), not yet in the reminder stage, no notice yet."""
-    window_open_before = _day_start(today + dt.timedelta(days=rules.RENEWAL_DAYS_BEFORE + 1))
+def _window_open_through(today: dt.date, *, financial: bool) -> dt.date:
+    """The latest expiry day whose renewal window is open today: 60 days ahead for a joint
+    certificate, one calendar month for a financial one."""
+    if financial:
+        return rules.financial_window_open_through(today)
+    return today + dt.timedelta(days=rules.RENEWAL_DAYS_BEFORE)
+
+
+def _renewal_due(as_of: dt.datetime, today: dt.date, *, financial: bool = False) -> QuerySet[Certificate]:
+    """Window open, not yet in the reminder stage, no notice yet."""
+    window_open_before = _day_start(_window_open_through(today, financial=financial) + dt.timedelta(days=1))
     reminder_from = _day_start(today + dt.timedelta(days=REMINDER_DAYS_BEFORE + 1))
-    return _valid().filter(
+    return _valid(financial=financial).filter(
         not_after__gte=max(as_of, reminder_from),
         not_after__lt=window_open_before,
         renewal_notice_sent_at__isnull=True,
     )
 
 
-def _reminder_due(as_of: dt.datetime, today: dt.date) -> QuerySet[Certificate]:
+def _reminder_due(as_of: dt.datetime, today: dt.date, *, financial: bool = False) -> QuerySet[Certificate]:
     """Expiry day - 7 <= today, not expired, no reminder yet."""
-    return _valid().filter(
+    return _valid(financial=financial).filter(
         not_after__gte=as_of,
         not_after__lt=_day_start(today + dt.timedelta(days=REMINDER_DAYS_BEFORE + 1)),
         expiry_reminder_sent_at__isnull=True,
     )
 
 
-def _bodies(today: dt.date, days: int, render: Any) -> dict[dt.date, str]:
+def _bodies(today: dt.date, days: int, render: Any, *, financial: bool = False) -> dict[dt.date, str]:
     """The text for every expiry day from ``today`` to ``today + days``."""
-    return {today + dt.timedelta(days=n): render(today + dt.timedelta(days=n)) for n in range(days + 1)}
+    return {
+        today + dt.timedelta(days=n): render(today + dt.timedelta(days=n), financial=financial) for n in range(days + 1)
+    }
 
 
 # --- The chunk loop ------------------------------------------------------------------------------
@@ -321,14 +350,18 @@ def certificates_daily(
     now = now or timezone.now()
     as_of = now.replace(microsecond=0)
     today = kst_today(now)
-    expired, renewal, reminder = _expired(as_of), _renewal_due(as_of, today), _reminder_due(as_of, today)
+    expired = _expired(as_of)
+    families = (False, True)  # joint certificates, then financial ones
+    renewal = {financial: _renewal_due(as_of, today, financial=financial) for financial in families}
+    reminder = {financial: _reminder_due(as_of, today, financial=financial) for financial in families}
     if dry_run:
         return CertificateJobSummary(
             expired=expired.count(),
             # Dry run: what would be expired is not in the notice sets (not_after >= as_of) either.
-            renewal_notices=renewal.exclude(customer__phone="").count(),
-            expiry_reminders=reminder.exclude(customer__phone="").count(),
-            chunks=_chunks(expired, chunk_size) + _chunks(renewal, chunk_size) + _chunks(reminder, chunk_size),
+            renewal_notices=sum(due.exclude(customer__phone="").count() for due in renewal.values()),
+            expiry_reminders=sum(due.exclude(customer__phone="").count() for due in reminder.values()),
+            chunks=_chunks(expired, chunk_size)
+            + sum(_chunks(due, chunk_size) for due in [*renewal.values(), *reminder.values()]),
             dry_run=True,
         )
     details = {"today": today.isoformat()}
@@ -338,30 +371,44 @@ def certificates_daily(
         action="certificate.expire_batch",
         details={**details, "expired_before": as_of.isoformat()},
     )
-    notice = _Step(
-        due=renewal,
-        updates={"renewal_notice_sent_at": now},
-        unset="renewal_notice_sent_at",
-        action="certificate.renewal_notice_batch",
-        purpose=PURPOSE_RENEWAL_NOTICE,
-        bodies_by_day=_bodies(today, rules.RENEWAL_DAYS_BEFORE, renewal_notice_body),
-        details=details,
-    )
-    remind = _Step(
-        due=reminder,
-        updates={"expiry_reminder_sent_at": now},
-        unset="expiry_reminder_sent_at",
-        action="certificate.expiry_reminder_batch",
-        purpose=PURPOSE_EXPIRY_REMINDER,
-        bodies_by_day=_bodies(today, REMINDER_DAYS_BEFORE, expiry_reminder_body),
-        details=details,
-    )
-    expired_count, _none, expire_chunks = _run(expire, actor=actor, chunk_size=chunk_size)
-    _noticed, notices, notice_chunks = _run(notice, actor=actor, chunk_size=chunk_size)
-    _reminded, reminders, remind_chunks = _run(remind, actor=actor, chunk_size=chunk_size)
+    steps = [
+        _Step(
+            due=renewal[financial],
+            updates={"renewal_notice_sent_at": now},
+            unset="renewal_notice_sent_at",
+            action="certificate.renewal_notice_batch",
+            purpose=PURPOSE_RENEWAL_NOTICE,
+            bodies_by_day=_bodies(
+                today,
+                (_window_open_through(today, financial=financial) - today).days,
+                renewal_notice_body,
+                financial=financial,
+            ),
+            details={**details, "financial": financial},
+        )
+        for financial in families
+    ]
+    steps += [
+        _Step(
+            due=reminder[financial],
+            updates={"expiry_reminder_sent_at": now},
+            unset="expiry_reminder_sent_at",
+            action="certificate.expiry_reminder_batch",
+            purpose=PURPOSE_EXPIRY_REMINDER,
+            bodies_by_day=_bodies(today, REMINDER_DAYS_BEFORE, expiry_reminder_body, financial=financial),
+            details={**details, "financial": financial},
+        )
+        for financial in families
+    ]
+    expired_count, _none, chunks = _run(expire, actor=actor, chunk_size=chunk_size)
+    notices = reminders = 0
+    for step in steps:
+        _changed, written, step_chunks = _run(step, actor=actor, chunk_size=chunk_size)
+        chunks += step_chunks
+        if step.purpose == PURPOSE_RENEWAL_NOTICE:
+            notices += written
+        else:
+            reminders += written
     return CertificateJobSummary(
-        expired=expired_count,
-        renewal_notices=notices,
-        expiry_reminders=reminders,
-        chunks=expire_chunks + notice_chunks + remind_chunks,
+        expired=expired_count, renewal_notices=notices, expiry_reminders=reminders, chunks=chunks
     )

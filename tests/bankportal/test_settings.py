@@ -36,6 +36,7 @@ PRODUCTION = {
     "AUDIT_SEAL_KEY": "s1:" + "C" * 43 + "=",
     "PKI_BASE_URL": "https://bank.example",
     "CA_KEY_PASSPHRASE": "c" * 32,
+    "CLOUD_KEK": "f1:" + "D" * 43 + "=",
     "SMS_BACKEND": "console",
     "EMAIL_BACKEND": "console",
     "ALLOWED_HOSTS": "bank.example",
@@ -59,7 +60,9 @@ def test_production_settings_load_with_all_secrets():
     assert result.stdout.startswith("False")
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "BLIND_INDEX_KEY", "ACCOUNT_PIN_KEY"])
+@pytest.mark.parametrize(
+    "missing", ["SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "BLIND_INDEX_KEY", "ACCOUNT_PIN_KEY", "CLOUD_KEK"]
+)
 def test_production_refuses_to_start_without_a_secret(missing):
     env = dict(PRODUCTION)
     del env[missing]

@@ -111,7 +111,7 @@ def test_the_oid_arc_is_our_own_uuid_arc():
     arc = ca.ARC.split(".")
     assert arc[:2] == ["2", "25"] and len(arc) == 3
     assert int(arc[2]) == uuid.UUID("216f9187-9122-4bc9-b91d-7e3ad4a9d3d5").int
-    assert {oid.dotted_string for oid in ca.POLICY_OIDS.values()} == {f"{ca.ARC}.1.{n}" for n in (1, 2, 3, 4)}
+    assert {oid.dotted_string for oid in ca.POLICY_OIDS.values()} == {f"{ca.ARC}.1.{n}" for n in (1, 2, 3, 4, 5)}
     assert set(ca.POLICY_OIDS) == set(ca.CertificateKind)
     assert ca.IDENTITY_OID.dotted_string == f"{ca.ARC}.2.1"
 

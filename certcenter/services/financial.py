@@ -1,0 +1,359 @@
+"""Financial certificates (금융인증서): issued by our CA, the key held by the financial certificate cloud.
+
+The cloud (``certcenter.cloud.api``, the role the clearing house plays) makes the key pair, keeps it
+encrypted and signs only after the customer's 6-digit PIN; this module is the bank's side: the
+certificate (our issuing CA, 3 years to the expiry day 23:59:59 KST, free, kind ``financial``,
+storage ``cloud``), its row in the CA's register (so the CRL, OCSP, certificate login and
+``signature_verify`` treat it like any certificate of ours), and the customer-facing rules.
+
+- ``financial_issue``: the pages have identified the customer and checked the additional
+  authentication and the security medium; the cloud enrols a key under the PIN, our CA certifies
+  it, the cloud stores the certificate. One transaction with the cloud's rows (the local cloud joins
+  it). A customer holds one financial certificate: a new one revokes the current one (superseded),
+  which is also how a locked certificate is replaced (reissued, never unlocked).
+- ``financial_sign``: the cloud signs a text after the PIN (outside any transaction: the wrong-PIN
+  count must commit even when the caller then refuses), and ``signature_verify`` stores the evidence.
+- ``financial_login``: name + mobile number + PIN from any device: the cloud signs the login nonce
+  of the session and ``certificate_login`` checks it like any certificate login.
+- ``financial_renew``: from 00:00 KST one calendar month before the expiry day through the expiry
+  day, with the PIN: a new key and certificate, the old one superseded.
+- Revocation (the customer's "lost phone", staff through a manager-approved request, supersession)
+  is ``certificate_revoke`` / ``revoke_locked`` in ``certcenter.services.issuance``, which revoke in
+  the cloud too.
+
+Cloud refusals become ``ValidationError`` with the cloud's code and a message saying what to do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Agreement, Customer, User
+from accounts.services._common import Actor, is_staff_actor, require_customer_or_perm
+from certcenter import rules
+from certcenter.cloud.api import CloudRefused, Refusal, financial_cloud, pin_problem
+from certcenter.models import Certificate, SignatureEvidence
+from certcenter.services.issuance import (
+    ERR_MEDIUM_NOT_VERIFIED,
+    ERR_NOT_OWN_CERTIFICATE,
+    ISSUE_PERMISSION,
+    IssuedCertificate,
+    active_agreement_of,
+    issue_locked,
+    lock_active_agreement,
+    regenerate_crl_on_commit,
+    revoke_locked,
+)
+from certcenter.services.login import LoginResult, certificate_login, signature_verify
+
+Kind = Certificate.Kind
+Status = Certificate.Status
+Reason = Certificate.RevocationReason
+
+ERR_PIN_MISMATCH = _("The two PINs differ. Enter the same 6-digit PIN twice.")
+ERR_PIN_FORMAT = _("Enter a PIN of exactly 6 digits.")
+ERR_PIN_TRIVIAL = _(
+    "This PIN is too easy to guess (the same digit, a run such as 123456, a repeated pattern or your "
+    "birth date). Choose another 6-digit PIN."
+)
+ERR_WRONG_PIN = _("The PIN is wrong. %(left)s more wrong PINs lock the financial certificate.")
+ERR_LOCKED = _(
+    "Your financial certificate is locked after 5 wrong PINs. It cannot be unlocked: issue a new "
+    "financial certificate (the locked one is replaced)."
+)
+ERR_REVOKED = _("This financial certificate was revoked. Issue a new financial certificate.")
+ERR_EXPIRED = _("This financial certificate has expired. Issue a new financial certificate.")
+ERR_UNAVAILABLE = _("The financial certificate service is not available right now. Please try again later.")
+ERR_NO_CERTIFICATE = _(
+    "No financial certificate of this bank was found for this name and mobile number. Check both, "
+    "or issue a financial certificate (or register one issued at another institution)."
+)
+ERR_NONE_HELD = _("You have no financial certificate in use. Issue one first.")
+ERR_RENEWAL_WINDOW = _(
+    "A financial certificate can be renewed from %(start)s through %(end)s (its expiry day). After that, "
+    "issue a new one."
+)
+ERR_NOT_RENEWABLE = _("Only a valid financial certificate can be renewed. Issue a new one instead.")
+
+_CLOUD_MESSAGES = {
+    Refusal.LOCKED: ("locked", ERR_LOCKED),
+    Refusal.REVOKED: ("revoked", ERR_REVOKED),
+    Refusal.SUPERSEDED: ("revoked", ERR_REVOKED),
+    Refusal.EXPIRED: ("expired", ERR_EXPIRED),
+    Refusal.TRIVIAL_PIN: ("trivial_pin", ERR_PIN_TRIVIAL),
+}
+
+
+def _refuse(message: Any, code: str, **params: Any) -> ValidationError:
+    return ValidationError(message, code=code, params=params or None)
+
+
+def cloud_refusal(refused: CloudRefused) -> ValidationError:
+    """The customer's message for a refusal of the cloud (wrong PIN: how many tries are left)."""
+    if refused.code is Refusal.WRONG_PIN:
+        return _refuse(ERR_WRONG_PIN, "wrong_pin", left=refused.tries_left or 0)
+    code, message = _CLOUD_MESSAGES.get(refused.code, ("unavailable", ERR_UNAVAILABLE))
+    return _refuse(message, code)
+
+
+def _check_new_pin(pin: str, pin_again: str, customer: Customer) -> None:
+    if not isinstance(pin, str) or len(pin) != 6 or not (pin.isascii() and pin.isdigit()):
+        raise _refuse(ERR_PIN_FORMAT, "pin_format")
+    if pin != pin_again:
+        raise _refuse(ERR_PIN_MISMATCH, "pin_mismatch")
+    if pin_problem(pin, customer.birth_date) is not None:
+        raise _refuse(ERR_PIN_TRIVIAL, "trivial_pin")
+
+
+def _require_own_user(actor: Actor, customer_id: int) -> None:
+    if is_staff_actor(actor):
+        raise PermissionDenied(ERR_NOT_OWN_CERTIFICATE)
+    require_customer_or_perm(actor, customer_id, ISSUE_PERMISSION, refusal=str(ERR_NOT_OWN_CERTIFICATE))
+
+
+def current_financial_certificate(customer_id: int, now: dt.datetime | None = None) -> Certificate | None:
+    """The customer's financial certificate in use (valid, not revoked, not past its expiry), if any."""
+    now = now or timezone.now()
+    return (
+        Certificate.objects.financial()
+        .filter(customer_id=customer_id, status=Status.VALID, revoked_at__isnull=True, not_after__gte=now)
+        .order_by("-not_after", "-pk")
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class FinancialIssued:
+    certificate: Certificate
+    replaced: tuple[str, ...]  # serials of the financial certificates this one replaced
+
+
+def financial_issue(
+    *,
+    agreement: Agreement,
+    pin: str,
+    pin_again: str,
+    medium_verified: bool,
+    actor: Actor,
+    now: dt.datetime | None = None,
+) -> FinancialIssued:
+    """Issue a financial certificate to the agreement's customer (see the module docstring).
+
+    The pages have run the identification (RRN, account and password), the SMS/ARS additional
+    authentication and the security medium (``medium_verified``). Audited as
+    ``certificate.financial_issue``; an SMS says the certificate was stored in the cloud.
+
+    Raises ``ValidationError`` (medium_not_verified, pin_format, pin_mismatch, trivial_pin,
+    agreement_not_active, not_initialised, ca_unavailable, unavailable) with nothing written;
+    ``PermissionDenied`` for staff and anyone but the customer's own user (or a system actor with
+    ``certcenter.add_certificate``, as the anonymous issue pages use).
+    """
+    _require_own_user(actor, agreement.customer_id)
+    if not medium_verified:
+        raise _refuse(ERR_MEDIUM_NOT_VERIFIED, "medium_not_verified")
+    customer = Customer.objects.get(pk=agreement.customer_id)
+    _check_new_pin(pin, pin_again, customer)
+    now = now or timezone.now()
+    cloud = financial_cloud()
+    with transaction.atomic():
+        locked = lock_active_agreement(agreement)
+        # The customer's current financial certificates, locked by primary key before any new row.
+        current = list(
+            Certificate.objects.financial()
+            .select_for_update()
+            .filter(customer_id=customer.pk, status=Status.VALID, revoked_at__isnull=True)
+            .order_by("pk")
+        )
+        try:
+            enrolment = cloud.enroll(
+                institution=settings.BANK_CODE,
+                holder_name=customer.name,
+                phone=customer.phone,
+                birth_date=customer.birth_date,
+                pin=pin,
+                now=now,
+            )
+        except CloudRefused as refused:
+            raise cloud_refusal(refused) from None
+        public_key = serialization.load_der_public_key(enrolment.public_key_der)
+        issued = issue_locked(
+            agreement=locked,
+            account=None,
+            kind=Kind.FINANCIAL,
+            storage=Certificate.Storage.CLOUD,
+            public_key=public_key,
+            identity_random=None,
+            actor=actor,
+            now=now,
+            action="certificate.financial_issue",
+            details={"replaces": [row.serial for row in current]},
+            cloud_id=enrolment.cloud_id,
+        )
+        try:
+            cloud.attach_certificate(cloud_id=enrolment.cloud_id, certificate_der=issued.der, now=now)
+        except CloudRefused as refused:
+            raise cloud_refusal(refused) from None
+        for row in current:
+            revoke_locked(row, reason=Reason.SUPERSEDED, actor=actor, now=now, details={"by": "financial_issue"})
+        if current:
+            regenerate_crl_on_commit()
+    return FinancialIssued(certificate=issued.certificate, replaced=tuple(row.serial for row in current))
+
+
+def _cloud_sign(certificate: Certificate, pin: str, data: bytes, now: dt.datetime) -> tuple[bytes, bytes]:
+    if transaction.get_connection().in_atomic_block:
+        raise RuntimeError("the cloud counts wrong PINs in its own transaction: sign outside any transaction")
+    try:
+        signed = financial_cloud().sign(cloud_id=certificate.cloud_id, pin=pin, data=data, now=now)  # type: ignore[arg-type]
+    except CloudRefused as refused:
+        raise cloud_refusal(refused) from None
+    return signed.certificate_der, signed.signature
+
+
+def financial_sign(
+    *, customer: Customer, pin: str, text: str, purpose: str, actor: Actor, now: dt.datetime | None = None
+) -> SignatureEvidence:
+    """Sign ``text`` with the customer's financial certificate (the PIN unlocks it in the cloud) and store
+    the evidence through ``signature_verify`` (which checks the chain, revocation and the customer).
+
+    Call outside any transaction. Raises ``ValidationError`` (no_financial_certificate, wrong_pin with
+    the tries left, locked, revoked, expired, unavailable, and ``signature_verify``'s codes)."""
+    now = now or timezone.now()
+    certificate = current_financial_certificate(customer.pk, now)
+    if certificate is None:
+        raise _refuse(ERR_NONE_HELD, "no_financial_certificate")
+    der, signature = _cloud_sign(certificate, pin, text.encode("utf-8"), now)
+    return signature_verify(
+        customer=customer,
+        certificate_der=der,
+        text=text,
+        signature=signature,
+        purpose=purpose,
+        actor=actor,
+        now=now,
+    )
+
+
+def financial_transfer_signature(evidence: SignatureEvidence) -> Callable[[str], SignatureEvidence | None]:
+    """What a page passes to ``transfer_execute`` as ``signature`` after ``financial_sign``: the
+    evidence, if the service's own canonical text is exactly the one the PIN signed (else ``None``:
+    refused as unsigned). The cloud signs before the transfer's transaction, which then only checks."""
+
+    def signed(text: str) -> SignatureEvidence | None:
+        return evidence if text == evidence.text and evidence.purpose == SignatureEvidence.Purpose.TRANSFER else None
+
+    return signed
+
+
+def financial_certificate_for(*, holder_name: str, phone: str, now: dt.datetime | None = None) -> Certificate:
+    """The financial certificate of this bank the cloud holds for this name and mobile number
+    (the newest in use). Raises ``ValidationError`` (no_financial_certificate)."""
+    now = now or timezone.now()
+    try:
+        found = financial_cloud().find(holder_name=holder_name, phone=phone)
+    except ValueError:
+        found = []
+    ids = [item.cloud_id for item in found if settings.BANK_CODE in item.registered]
+    certificate = (
+        Certificate.objects.financial()
+        .filter(cloud_id__in=ids, status=Status.VALID, revoked_at__isnull=True)
+        .order_by("-not_after", "-pk")
+        .first()
+        if ids
+        else None
+    )
+    if certificate is None:
+        raise _refuse(ERR_NO_CERTIFICATE, "no_financial_certificate")
+    return certificate
+
+
+def financial_login(
+    *,
+    holder_name: str,
+    phone: str,
+    pin: str,
+    challenge_nonce: str,
+    session_key: str,
+    actor: Any,
+    now: dt.datetime | None = None,
+) -> LoginResult:
+    """Log in from any device: the cloud signs the session's login nonce after the PIN, then
+    ``certificate_login`` checks it (chain, record, revocation, agreement) and records the login.
+
+    Call outside any transaction. Raises ``ValidationError`` (no_financial_certificate, wrong_pin,
+    locked, revoked, expired, unavailable, and ``certificate_login``'s codes)."""
+    now = now or timezone.now()
+    certificate = financial_certificate_for(holder_name=holder_name, phone=phone, now=now)
+    der, signature = _cloud_sign(certificate, pin, challenge_nonce.encode("ascii"), now)
+    return certificate_login(
+        challenge_nonce=challenge_nonce,
+        certificate_der=der,
+        signature=signature,
+        session_key=session_key,
+        actor=actor,
+        now=now,
+    )
+
+
+def financial_renew(
+    *, certificate: Certificate, pin: str, actor: Actor, now: dt.datetime | None = None
+) -> IssuedCertificate:
+    """Renew a financial certificate in its window with the PIN: the cloud makes a new key (counting
+    the PIN like a signature), our CA certifies it, and the old certificate is revoked as superseded.
+
+    Call outside any transaction. Audited ``certificate.financial_renew``. Raises ``ValidationError``
+    (renewal_window naming the window's KST days, not_renewable, wrong_pin, locked, ..., agreement_not_active)."""
+    if not isinstance(actor, User):
+        raise PermissionDenied(ERR_NOT_OWN_CERTIFICATE)
+    _require_own_user(actor, certificate.customer_id)
+    now = now or timezone.now()
+    if certificate.kind != Kind.FINANCIAL or certificate.cloud_id is None:
+        raise _refuse(ERR_NOT_RENEWABLE, "not_renewable")
+    if certificate.status != Status.VALID or certificate.revoked_at is not None:
+        raise _refuse(ERR_NOT_RENEWABLE, "not_renewable")
+    if not rules.financial_renewal_open(certificate.not_after, now):
+        start, end = rules.financial_renewal_window_days(certificate.not_after)
+        raise _refuse(ERR_RENEWAL_WINDOW, "renewal_window", start=start.isoformat(), end=end.isoformat())
+    if transaction.get_connection().in_atomic_block:
+        raise RuntimeError("the cloud counts wrong PINs in its own transaction: renew outside any transaction")
+    cloud = financial_cloud()
+    try:
+        enrolment = cloud.renew(cloud_id=certificate.cloud_id, pin=pin, now=now)
+    except CloudRefused as refused:
+        raise cloud_refusal(refused) from None
+    with transaction.atomic():
+        agreement = lock_active_agreement(active_agreement_of(certificate.customer_id))
+        old = Certificate.objects.select_for_update().get(pk=certificate.pk)
+        if old.status != Status.VALID or old.revoked_at is not None:
+            raise _refuse(ERR_NOT_RENEWABLE, "not_renewable")
+        issued = issue_locked(
+            agreement=agreement,
+            account=None,
+            kind=Kind.FINANCIAL,
+            storage=Certificate.Storage.CLOUD,
+            public_key=serialization.load_der_public_key(enrolment.public_key_der),
+            identity_random=None,
+            actor=actor,
+            now=now,
+            action="certificate.financial_renew",
+            details={"renews": old.serial},
+            cloud_id=enrolment.cloud_id,
+        )
+        try:
+            # Attaching the renewal supersedes the old certificate in the cloud (its key is gone).
+            cloud.attach_certificate(cloud_id=enrolment.cloud_id, certificate_der=issued.der, now=now)
+        except CloudRefused as refused:
+            raise cloud_refusal(refused) from None
+        revoke_locked(old, reason=Reason.SUPERSEDED, actor=actor, now=now, details={"by": "financial_renewal"})
+        regenerate_crl_on_commit()
+    return issued
