@@ -22,8 +22,12 @@ import datetime as dt
 import functools
 import json
 import secrets
+import uuid
 from typing import Any
 
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -73,6 +77,7 @@ from certcenter.services.external import (
     external_registration_text,
     external_web_actor,
 )
+from certcenter.services.financial import financial_certificates_elsewhere, financial_register_other
 from otp.additionalauth import mask_phone
 from otp.services import Purpose, additional_auth_start, additional_auth_use, additional_auth_verify
 from otp.services.additional_auth import Channel
@@ -99,6 +104,9 @@ ERR_SUSPENDED_RELEASE_FIRST = _(
 MSG_SIGNING = _("Checking and registering your certificate…")
 MSG_IDENTITY_CHECKED = _("Checked against your resident registration number (or business number)")
 MSG_IDENTITY_NOT_CARRIED = _("This certificate carries no identity check value")
+MSG_CLOUD_CHOICE = _("Financial certificate issued by %(issuer)s, valid until %(date)s")
+MSG_CLOUD_CHOOSE = _("Choose the financial certificate to register.")
+MSG_CLOUD_PIN = _("Enter the financial certificate's 6-digit PIN.")
 
 # Refusals after which trying again in the same flow cannot help.
 _ENDING_CODES = frozenset({"agreement_not_active", "medium_not_verified", "additional_auth_required"})
@@ -263,6 +271,32 @@ def external_certificate(request: HttpRequest) -> HttpResponse:
         text = _text(agreement, request.session[EXTERNAL.key])
     if text is None:  # an agreement without its user: identification would not have passed
         return _restart(request, EXTERNAL)
+    return _certificate_page(request, agreement, text, FinancialRegisterForm(_cloud_choices(agreement)))
+
+
+def _cloud_choices(agreement: Agreement) -> list[tuple[str, str]]:
+    """The customer's financial certificates in the cloud from other institutions, not yet registered here."""
+    choices = []
+    for item in financial_certificates_elsewhere(agreement.customer):
+        try:
+            issuer = _issuer_name(x509.load_der_x509_certificate(item.certificate_der))
+        except ValueError:
+            continue
+        expiry = item.not_after.astimezone(KST).date().isoformat() if item.not_after else ""
+        choices.append((str(item.cloud_id), str(MSG_CLOUD_CHOICE) % {"issuer": issuer, "date": expiry}))
+    return choices
+
+
+def _issuer_name(cert: x509.Certificate) -> str:
+    names = cert.issuer.get_attributes_for_oid(NameOID.ORGANIZATION_NAME) or cert.issuer.get_attributes_for_oid(
+        NameOID.COMMON_NAME
+    )
+    return str(names[0].value) if names else cert.issuer.rfc4514_string()
+
+
+def _certificate_page(
+    request: HttpRequest, agreement: Agreement, text: str, cloud_form: FinancialRegisterForm, status: int = 200
+) -> HttpResponse:
     return render(
         request,
         "certcenter/external_certificate.html",
@@ -273,7 +307,82 @@ def external_certificate(request: HttpRequest) -> HttpResponse:
             request_url=reverse("certcenter:external_request"),
             login_url=reverse("certcenter:signin"),
             messages_js={**_messages(), "text": text},
+            cloud_form=cloud_form if cloud_form.fields["certificate"].choices else None,  # type: ignore[attr-defined]
         ),
+        status=status,
+    )
+
+
+class FinancialRegisterForm(forms.Form):
+    """Step 4, the cloud's way: one of the customer's financial certificates from other institutions and its PIN."""
+
+    certificate = forms.ChoiceField(
+        label=_("Financial certificate"),
+        widget=forms.RadioSelect,
+        error_messages={"required": MSG_CLOUD_CHOOSE, "invalid_choice": MSG_CLOUD_CHOOSE},
+    )
+    pin = forms.CharField(
+        label=_("Financial certificate PIN (6 digits)"),
+        min_length=6,
+        max_length=6,
+        strip=False,
+        error_messages={"required": MSG_CLOUD_PIN, "min_length": MSG_CLOUD_PIN, "max_length": MSG_CLOUD_PIN},
+    )
+
+    def __init__(self, choices: list[tuple[str, str]], *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["certificate"].choices = choices  # type: ignore[attr-defined]
+
+
+@never_cache
+@require_POST
+def external_financial(request: HttpRequest) -> HttpResponse:
+    """Step 4 for a financial certificate another institution issued: the cloud signs the flow's text after the
+    PIN (no browser key work), and the registration is the same as for a joint certificate's."""
+    found = _state(request, EXTERNAL, "certificate")
+    if found is None:
+        return _restart(request, EXTERNAL)
+    agreement, state = found
+    text = _text(agreement, state)
+    if text is None:
+        return _restart(request, EXTERNAL)
+    form = FinancialRegisterForm(_cloud_choices(agreement), request.POST)
+    if not form.is_valid():
+        return _certificate_page(request, agreement, text, form, status=400)
+    actor = external_web_actor()
+    spend = functools.partial(
+        additional_auth_use, customer=agreement.customer, purpose=AuthPurpose.OTHER_BANK_CERTIFICATE, actor=actor
+    )
+    try:
+        row = financial_register_other(
+            agreement=agreement,
+            cloud_id=uuid.UUID(form.cleaned_data["certificate"]),
+            pin=form.cleaned_data["pin"],
+            text=text,
+            medium_verified=True,  # this step opens only after the medium and phone steps succeeded
+            additional_auth=spend,
+            actor=actor,
+        )
+    except ValidationError as refusal:
+        if refusal.code in _ENDING_CODES or refusal.code == "locked":
+            _end(request, EXTERNAL)
+            messages.error(request, refusal.messages[0])
+            return redirect("certcenter:centre")
+        form.add_error(None, refusal.messages[0])
+        return _certificate_page(request, agreement, text, form, status=400)
+    except PermissionDenied:
+        _end(request, EXTERNAL)
+        return _restart(request, EXTERNAL)
+    _end(request, EXTERNAL)  # one registration per identification
+    return render(
+        request,
+        "certcenter/external_financial_done.html",
+        {
+            "row": row,
+            "expiry": row.not_after.astimezone(KST).strftime(TIME_FORMAT),
+            "issuer": row.authority.name,
+            "signin_url": reverse("certcenter:centre") + "financial/signin/",
+        },
     )
 
 

@@ -13,5 +13,6 @@ urlpatterns: list[URLPattern] = [
     path("phone/send/", external.external_phone_send, name="external_phone_send"),
     path("certificate/", external.external_certificate, name="external_certificate"),
     path("certificate/request/", external.external_request, name="external_request"),
+    path("certificate/financial/", external.external_financial, name="external_financial"),
     path("<int:pk>/delete/", mine.external_deregister, name="external_deregister"),
 ]

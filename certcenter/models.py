@@ -416,7 +416,8 @@ class TrustedAuthority(models.Model):
 
 
 class ExternalCertificate(models.Model):
-    """A joint certificate issued by another institution and registered here by its owner (타기관 인증서 등록).
+    """A certificate issued by another institution and registered here by its owner (타기관 인증서 등록):
+    a joint certificate, or a financial certificate the cloud holds (``cloud_id``).
 
     The other institution revokes and renews it; here it is only registered or deregistered (the
     customer deletes the registration, staff revoke it through a request, or it is re-registered
@@ -445,6 +446,9 @@ class ExternalCertificate(models.Model):
     # Whether the certificate carried an identity hash that was checked against the customer's RRN
     # (with the R value the browser sent); False when the other institution's certificate had none.
     identity_checked = models.BooleanField(_("identity hash checked"), default=False)
+    # Another institution's financial certificate: its id in the financial certificate cloud, which
+    # holds its key (the certificate is registered there at this bank too). NULL for a joint one.
+    cloud_id = models.UUIDField(_("cloud id"), null=True, blank=True)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.REGISTERED)
     registered_at = models.DateTimeField(_("registered at"))
     deregistered_at = models.DateTimeField(_("deregistered at"), null=True, blank=True)

@@ -33,6 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -53,6 +54,7 @@ from bankportal.audit.services import audit_record
 from bankportal.notifications.services import send_sms_on_commit
 from bankportal.timeutil import kst_today
 from certcenter import ca
+from certcenter.cloud.api import CloudRefused, financial_cloud
 from certcenter.models import (
     SERIAL_MAX_DIGITS,
     CertificateAuthority,
@@ -134,6 +136,10 @@ ERR_REGISTERED_ELSEWHERE = _(
 ERR_NOT_OWN = _("You can only manage your own certificates.")
 ERR_STAFF = _("Staff do not register or delete customers' certificates; the customer does, online.")
 ERR_NOT_REGISTERED = _("This certificate's registration was already deleted.")
+ERR_CLOUD_REFUSED = _(
+    "The financial certificate cloud refused this certificate (it may be locked, revoked or expired). "
+    "Check it at the institution that issued it."
+)
 
 REGISTERED_SMS = _(
     "[%(bank)s] A joint certificate of another institution (%(issuer)s) was registered for your internet "
@@ -367,8 +373,13 @@ def external_certificate_register(
     additional_auth: Callable[[], object | None],
     actor: Actor,
     now: dt.datetime | None = None,
+    cloud_id: uuid.UUID | None = None,
 ) -> ExternalCertificate:
     """Register another institution's certificate for the agreement's customer (see the module docstring).
+
+    With ``cloud_id`` it is a financial certificate the cloud holds (the cloud signed ``text`` after
+    the customer's PIN): the row keeps the id and the cloud records the registration at this bank
+    in the same transaction (refused as ``cloud_<code>`` when the cloud refuses).
 
     ``text`` is the canonical text the page issued for this flow (``external_registration_text``) and
     ``signature`` the certificate key's RSASSA-PKCS1-v1_5 SHA-256 signature over it (UTF-8);
@@ -414,6 +425,8 @@ def external_certificate_register(
             row = _create_registration(
                 locked, authority=authority, cert=cert, serial=serial, identity_checked=identity_checked, now=now
             )
+            if cloud_id is not None:
+                _register_in_cloud(row, cloud_id, now)
             evidence = store_evidence(
                 row,
                 text=text,
@@ -448,6 +461,19 @@ def external_certificate_register(
         _audit_refusal(refusal, customer_id=agreement.customer_id, serial=serial, actor=actor)
         raise
     return row
+
+
+def _register_in_cloud(row: ExternalCertificate, cloud_id: uuid.UUID, now: dt.datetime) -> None:
+    cloud = financial_cloud()
+    try:
+        held = cloud.status(cloud_id=cloud_id)
+        if bytes(held.certificate_der) != bytes(row.certificate_der):
+            raise _refuse(ERR_BAD_SIGNATURE, "bad_signature")  # the cloud holds another certificate under that id
+        cloud.register(cloud_id=cloud_id, institution=settings.BANK_CODE, now=now)
+    except CloudRefused as refused:
+        raise _refuse(ERR_CLOUD_REFUSED, f"cloud_{refused.code.value}") from None
+    row.cloud_id = cloud_id
+    row.save(update_fields=["cloud_id"])
 
 
 def _create_registration(

@@ -27,6 +27,7 @@ Cloud refusals become ``ValidationError`` with the cloud's code and a message sa
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -41,8 +42,16 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Agreement, Customer, User
 from accounts.services._common import Actor, is_staff_actor, require_customer_or_perm
 from certcenter import rules
-from certcenter.cloud.api import CloudRefused, Refusal, financial_cloud, pin_problem
-from certcenter.models import Certificate, SignatureEvidence
+from certcenter.cloud.api import (
+    CertificateStatus,
+    CloudCertificate,
+    CloudRefused,
+    Refusal,
+    financial_cloud,
+    pin_problem,
+)
+from certcenter.models import Certificate, ExternalCertificate, SignatureEvidence
+from certcenter.services.external import external_certificate_register
 from certcenter.services.issuance import (
     ERR_MEDIUM_NOT_VERIFIED,
     ERR_NOT_OWN_CERTIFICATE,
@@ -84,6 +93,10 @@ ERR_RENEWAL_WINDOW = _(
     "issue a new one."
 )
 ERR_NOT_RENEWABLE = _("Only a valid financial certificate can be renewed. Issue a new one instead.")
+ERR_NOT_OFFERED = _(
+    "This financial certificate cannot be registered here: it is not yours, already registered, or no longer "
+    "in use. Choose one from the list."
+)
 
 _CLOUD_MESSAGES = {
     Refusal.LOCKED: ("locked", ERR_LOCKED),
@@ -210,11 +223,11 @@ def financial_issue(
     return FinancialIssued(certificate=issued.certificate, replaced=tuple(row.serial for row in current))
 
 
-def _cloud_sign(certificate: Certificate, pin: str, data: bytes, now: dt.datetime) -> tuple[bytes, bytes]:
+def _cloud_sign(cloud_id: uuid.UUID, pin: str, data: bytes, now: dt.datetime) -> tuple[bytes, bytes]:
     if transaction.get_connection().in_atomic_block:
         raise RuntimeError("the cloud counts wrong PINs in its own transaction: sign outside any transaction")
     try:
-        signed = financial_cloud().sign(cloud_id=certificate.cloud_id, pin=pin, data=data, now=now)  # type: ignore[arg-type]
+        signed = financial_cloud().sign(cloud_id=cloud_id, pin=pin, data=data, now=now)
     except CloudRefused as refused:
         raise cloud_refusal(refused) from None
     return signed.certificate_der, signed.signature
@@ -230,9 +243,9 @@ def financial_sign(
     the tries left, locked, revoked, expired, unavailable, and ``signature_verify``'s codes)."""
     now = now or timezone.now()
     certificate = current_financial_certificate(customer.pk, now)
-    if certificate is None:
+    if certificate is None or certificate.cloud_id is None:  # a financial one always has it (a constraint)
         raise _refuse(ERR_NONE_HELD, "no_financial_certificate")
-    der, signature = _cloud_sign(certificate, pin, text.encode("utf-8"), now)
+    der, signature = _cloud_sign(certificate.cloud_id, pin, text.encode("utf-8"), now)
     return signature_verify(
         customer=customer,
         certificate_der=der,
@@ -255,26 +268,97 @@ def financial_transfer_signature(evidence: SignatureEvidence) -> Callable[[str],
     return signed
 
 
-def financial_certificate_for(*, holder_name: str, phone: str, now: dt.datetime | None = None) -> Certificate:
-    """The financial certificate of this bank the cloud holds for this name and mobile number
-    (the newest in use). Raises ``ValidationError`` (no_financial_certificate)."""
+@dataclass(frozen=True)
+class FinancialHolding:
+    """A financial certificate usable at this bank: ours, or another institution's registered here."""
+
+    cloud_id: uuid.UUID
+    certificate: Certificate | ExternalCertificate
+
+
+def financial_certificate_for(*, holder_name: str, phone: str, now: dt.datetime | None = None) -> FinancialHolding:
+    """The financial certificate the cloud holds for this name and mobile number that this bank knows
+    (issued here, or another institution's registered here; the newest in use).
+
+    Raises ``ValidationError`` (no_financial_certificate)."""
     now = now or timezone.now()
     try:
         found = financial_cloud().find(holder_name=holder_name, phone=phone)
     except ValueError:
         found = []
     ids = [item.cloud_id for item in found if settings.BANK_CODE in item.registered]
-    certificate = (
-        Certificate.objects.financial()
-        .filter(cloud_id__in=ids, status=Status.VALID, revoked_at__isnull=True)
-        .order_by("-not_after", "-pk")
-        .first()
-        if ids
-        else None
-    )
-    if certificate is None:
+    rows: list[Certificate | ExternalCertificate] = []
+    if ids:
+        rows += list(
+            Certificate.objects.financial().filter(
+                cloud_id__in=ids, status=Status.VALID, revoked_at__isnull=True, not_after__gte=now
+            )
+        )
+        rows += list(
+            ExternalCertificate.objects.filter(
+                cloud_id__in=ids, status=ExternalCertificate.Status.REGISTERED, not_after__gte=now
+            )
+        )
+    newest = max(rows, key=lambda row: (row.not_after, row.pk), default=None)
+    if newest is None or newest.cloud_id is None:
         raise _refuse(ERR_NO_CERTIFICATE, "no_financial_certificate")
-    return certificate
+    return FinancialHolding(cloud_id=newest.cloud_id, certificate=newest)
+
+
+def financial_certificates_elsewhere(customer: Customer) -> list[CloudCertificate]:
+    """The customer's financial certificates in the cloud issued through other institutions and not
+    yet registered here (what the registration page offers)."""
+    if not customer.phone:
+        return []
+    try:
+        found = financial_cloud().find(holder_name=customer.name, phone=customer.phone)
+    except ValueError:
+        return []
+    return [
+        item
+        for item in found
+        if item.institution != settings.BANK_CODE
+        and settings.BANK_CODE not in item.registered
+        and item.status == CertificateStatus.ACTIVE
+    ]
+
+
+def financial_register_other(
+    *,
+    agreement: Agreement,
+    cloud_id: uuid.UUID,
+    pin: str,
+    text: str,
+    medium_verified: bool,
+    additional_auth: Callable[[], object | None],
+    actor: Actor,
+    now: dt.datetime | None = None,
+) -> ExternalCertificate:
+    """Register here another institution's financial certificate (타행 인증서 등록): the cloud signs the
+    flow's registration ``text`` (``external_registration_text``) after the PIN, and
+    ``external_certificate_register`` checks it like any other institution's certificate (trusted CA,
+    chain, revocation, signature, the usual identity checks the pages made) and records the
+    registration in the cloud as well.
+
+    Call outside any transaction. Raises ``ValidationError`` (not_offered, wrong_pin, locked, ...,
+    and ``external_certificate_register``'s codes)."""
+    now = now or timezone.now()
+    customer = Customer.objects.get(pk=agreement.customer_id)
+    if cloud_id not in {item.cloud_id for item in financial_certificates_elsewhere(customer)}:
+        raise _refuse(ERR_NOT_OFFERED, "not_offered")
+    der, signature = _cloud_sign(cloud_id, pin, text.encode("utf-8"), now)
+    return external_certificate_register(
+        agreement=agreement,
+        certificate_der=der,
+        text=text,
+        signature=signature,
+        identity_random=None,
+        medium_verified=medium_verified,
+        additional_auth=additional_auth,
+        actor=actor,
+        now=now,
+        cloud_id=cloud_id,
+    )
 
 
 def financial_login(
@@ -293,8 +377,8 @@ def financial_login(
     Call outside any transaction. Raises ``ValidationError`` (no_financial_certificate, wrong_pin,
     locked, revoked, expired, unavailable, and ``certificate_login``'s codes)."""
     now = now or timezone.now()
-    certificate = financial_certificate_for(holder_name=holder_name, phone=phone, now=now)
-    der, signature = _cloud_sign(certificate, pin, challenge_nonce.encode("ascii"), now)
+    holding = financial_certificate_for(holder_name=holder_name, phone=phone, now=now)
+    der, signature = _cloud_sign(holding.cloud_id, pin, challenge_nonce.encode("ascii"), now)
     return certificate_login(
         challenge_nonce=challenge_nonce,
         certificate_der=der,

@@ -379,3 +379,92 @@ def test_the_financial_window_rule_matches_the_job_on_every_day_for_two_years() 
             not_after = dt.datetime.combine(expiry, dt.time(23, 59, 59), tzinfo=KST)
             opened = rules.financial_renewal_opens_at(not_after).date() <= today
             assert opened == (expiry <= horizon), (today, expiry)
+
+
+# --- another institution's financial certificate -------------------------------------------------------
+
+OTHER_INSTITUTION = "088"
+
+
+def _issued_elsewhere(banker: Banker, pin: str = PIN) -> uuid.UUID:
+    """A financial certificate the cloud holds for the customer, issued through another institution
+    whose CA we trust (its own CA signs it, not ours)."""
+    from cryptography.hazmat.primitives import serialization
+
+    from certcenter.services import external
+    from tests.certcenter.external_pki import other_bank_ca
+
+    material = other_bank_ca(T0 - dt.timedelta(days=30))
+    external.trusted_authority_add(
+        certificate=ca.certificate_pem(material.certificate), actor=external.trust_command_actor("test"), now=T0
+    )
+    cloud = financial_cloud()
+    customer = banker.customer
+    enrolment = cloud.enroll(
+        institution=OTHER_INSTITUTION,
+        holder_name=customer.name,
+        phone=customer.phone,
+        birth_date=customer.birth_date,
+        pin=pin,
+        now=T0,
+    )
+    cert = ca.issue_customer_certificate(
+        issuer=material,
+        public_key=serialization.load_der_public_key(enrolment.public_key_der),
+        subject_common_name=customer.name,
+        serial=rules.new_serial(),
+        kind=ca.CertificateKind.FINANCIAL,
+        identity=None,
+        urls=ca.PkiUrls(crl="https://other.example/crl", ocsp="https://other.example/ocsp", ca_issuer=""),
+        now=T0,
+        years=3,
+    )
+    cloud.attach_certificate(cloud_id=enrolment.cloud_id, certificate_der=ca.certificate_der(cert), now=T0)
+    return enrolment.cloud_id
+
+
+def _register(banker: Banker, cloud_id: uuid.UUID, pin: str = PIN) -> object:
+    from certcenter.services import external
+    from certcenter.services.financial import financial_register_other
+
+    text = external.external_registration_text(user_id="alice2026", nonce="n" * 22, issued_at=T0)
+    return financial_register_other(
+        agreement=banker.agreement,
+        cloud_id=cloud_id,
+        pin=pin,
+        text=text,
+        medium_verified=True,
+        additional_auth=lambda: object(),
+        actor=external.external_web_actor(),
+        now=T0,
+    )
+
+
+def test_another_institutions_financial_certificate_is_registered_here_and_then_logs_in(alice_bank) -> None:
+    from certcenter.services.financial import financial_certificates_elsewhere
+
+    cloud_id = _issued_elsewhere(alice_bank)
+    with pytest.raises(ValidationError) as exc:  # not registered here yet: no login
+        _login("김앨리스", "010-8642-9753", PIN)
+    assert codes(exc) == "no_financial_certificate"
+    assert [item.cloud_id for item in financial_certificates_elsewhere(alice_bank.customer)] == [cloud_id]
+    row = _register(alice_bank, cloud_id)
+    assert row.cloud_id == cloud_id and row.status == "registered"  # type: ignore[attr-defined]
+    assert settings.BANK_CODE in financial_cloud().status(cloud_id=cloud_id).registered
+    assert financial_certificates_elsewhere(alice_bank.customer) == []
+    result = _login("김앨리스", "010-8642-9753", PIN)
+    assert result.user == alice_bank.user  # type: ignore[attr-defined]
+
+
+def test_registering_with_a_wrong_pin_counts_and_registers_nothing(alice_bank) -> None:
+    from certcenter.models import ExternalCertificate
+
+    cloud_id = _issued_elsewhere(alice_bank)
+    with pytest.raises(ValidationError) as exc:
+        _register(alice_bank, cloud_id, OTHER_PIN)
+    assert codes(exc) == "wrong_pin"
+    assert not ExternalCertificate.objects.exists()
+    assert financial_cloud().status(cloud_id=cloud_id).wrong_pins == 1
+    with pytest.raises(ValidationError) as exc:  # an id the list does not offer (ours, someone else's, made up)
+        _register(alice_bank, uuid.uuid4())
+    assert codes(exc) == "not_offered"

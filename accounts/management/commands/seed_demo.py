@@ -18,6 +18,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import services
@@ -46,6 +47,10 @@ DEMO_STAFF = ("teller01", "manager01")
 # The dormant persona's joint certificate (to sign the online release): files under VAR_DIR, this password.
 DEMO_CERTIFICATE_PASSWORD = "Demo-cert-2026!"  # noqa: S105
 DEMO_CERTIFICATE_USER = "rest01"
+# Financial certificates (금융인증서): 홍길동's issued here; 이민지's issued through another institution the
+# cloud also serves (a fictional securities firm whose CA this bank trusts), to register here.
+DEMO_FINANCIAL_PIN = "258036"
+OTHER_INSTITUTION = ("299", "한울증권", "Hanul Securities")
 CA_ACTOR = system_actor("command:seed_demo", [certcenter_services.CA_INIT_PERMISSION])
 STAFF_OTP_ACTOR = system_actor("command:seed_demo", ["otp_totp.add_totpdevice", "otp_totp.delete_totpdevice"])
 # The nightly dormancy job's own actor, run once so the dormant persona is suspended the way the job does it.
@@ -435,12 +440,26 @@ class Command(BaseCommand):
         # Before the dormancy: a certificate is issued only while internet banking is in normal use.
         self._demo_certificate(dormant)
         self._make_dormant(dormant)
+        self._financial_certificate(adult)
+        self._financial_certificate_elsewhere(minor)
         self.cards = [(customer.name, self._card_codes(customer)) for customer in (newcomer, dormant, adult)]
         self.newcomer_account = newcomer.accounts.order_by("pk").get()
         self.dormant_account = dormant.accounts.order_by("pk").get()
         return [
             ("Adult customer (internet banking)", "hong01", "/login/", "홍길동, 2 accounts"),
+            (
+                "Adult, financial certificate",
+                "(none)",
+                "/certificates/financial/signin/",
+                f"홍길동, 010-1234-5678, PIN {DEMO_FINANCIAL_PIN}",
+            ),
             ("Minor who signed up alone", "minji01", "/login/", "이민지, age 18, transfer cap"),
+            (
+                "Minor, financial certificate",
+                "minji01",
+                "/certificates/",
+                f"issued at {OTHER_INSTITUTION[2]}; register it here (PIN {DEMO_FINANCIAL_PIN})",
+            ),
             ("Corporate customer", "acme01", "/login/", "(주)다솜상사"),
             ("Applied, not registered yet", "(choose)", "/ebanking/register/", "김하나, 950903-2345678"),
             ("Dormant, suspended", "rest01", "/security/release/", "최휴면, 790125-1567890"),
@@ -515,6 +534,78 @@ class Command(BaseCommand):
         except ValidationError as refusal:
             # The personas are still useful without it; say why there is none.
             self.certificate_note = f"No demo certificate for 최휴면: {' '.join(refusal.messages)}"
+
+    def _financial_certificate(self, customer: Customer) -> None:
+        """A financial certificate issued here, once (a later run finds it in use)."""
+        from certcenter.services.financial import current_financial_certificate, financial_issue
+
+        agreement = Agreement.objects.filter(customer=customer, state=Agreement.State.ACTIVE).first()
+        if agreement is None or current_financial_certificate(customer.pk) is not None:
+            return
+        certcenter_services.ca_init(actor=CA_ACTOR)
+        financial_issue(
+            agreement=agreement,
+            pin=DEMO_FINANCIAL_PIN,
+            pin_again=DEMO_FINANCIAL_PIN,
+            medium_verified=True,
+            actor=certcenter_services.certificate_web_actor(),
+        )
+
+    def _financial_certificate_elsewhere(self, customer: Customer) -> None:
+        """Another institution the cloud serves: its CA (made here, its key thrown away: demo data),
+        trusted by this bank, and a financial certificate it issued for ``customer``, not yet
+        registered here. Once: a later run finds the CA trusted."""
+        from certcenter import ca
+        from certcenter.cloud.api import financial_cloud
+        from certcenter.models import TrustedAuthority
+        from certcenter.services import external
+
+        code, name_ko, name_en = OTHER_INSTITUTION
+        if TrustedAuthority.objects.filter(name__contains=name_en).exists():
+            return
+        now = timezone.now()
+        root = ca.new_root_ca(common_name=f"{name_en} Root CA", organization=name_en, now=now)
+        issuing = ca.new_issuing_ca(
+            root=root,
+            common_name=f"{name_en} Financial CA",
+            organization=name_en,
+            urls=ca.PkiUrls(
+                crl="https://pki.hanul-securities.example/crl",
+                ocsp="https://pki.hanul-securities.example/ocsp",
+                ca_issuer="https://pki.hanul-securities.example/ca.der",
+            ),
+            now=now,
+        )
+        external.trusted_authority_add(
+            certificate=ca.certificate_pem(issuing.certificate),
+            actor=external.trust_command_actor("seed_demo"),
+            now=now,
+        )
+        cloud = financial_cloud()
+        enrolment = cloud.enroll(
+            institution=code,
+            holder_name=customer.name,
+            phone=customer.phone,
+            birth_date=customer.birth_date,
+            pin=DEMO_FINANCIAL_PIN,
+            now=now,
+        )
+        certificate = ca.issue_customer_certificate(
+            issuer=issuing,
+            public_key=serialization.load_der_public_key(enrolment.public_key_der),
+            subject_common_name=f"{customer.name} ({name_ko})",
+            serial=secrets.randbits(159) | (1 << 158),
+            kind=ca.CertificateKind.FINANCIAL,
+            identity=None,
+            urls=ca.PkiUrls(
+                crl="https://pki.hanul-securities.example/crl",
+                ocsp="https://pki.hanul-securities.example/ocsp",
+                ca_issuer="https://pki.hanul-securities.example/ca.der",
+            ),
+            now=now,
+            years=3,
+        )
+        cloud.attach_certificate(cloud_id=enrolment.cloud_id, certificate_der=ca.certificate_der(certificate), now=now)
 
     def _make_dormant(self, customer: Customer) -> None:
         """Backdate the last use by 13 months and run the dormancy job, which suspends it (and texts the customer)."""
