@@ -26,6 +26,12 @@ ERR_OWN_ACCOUNT_CHOICE = _("Choose which of your accounts receives the money.")
 ERR_BANK_CHOICE = _("Choose the receiving bank from the list.")
 ERR_TO_NUMBER_REQUIRED = _("Enter the receiving account number.")
 ERR_ACCOUNT_PASSWORD_REQUIRED = _("Enter the 4-digit password of the account you send from.")
+ERR_FINANCIAL_PIN = _("Enter the 6-digit PIN of your financial certificate.")
+
+# How the confirmation step is signed: the joint certificate in the browser (the default), or the
+# financial certificate in the cloud with its PIN. The financial form posts ``method=financial``.
+SIGN_JOINT = "joint"
+SIGN_FINANCIAL = "financial"
 
 
 class _KeyField(forms.UUIDField):
@@ -146,3 +152,27 @@ class TransferConfirmForm(ReleaseSignatureForm):
 
     def key_matches(self, key: uuid.UUID) -> bool:
         return self.is_bound and self.data.get("key", "") == str(key)
+
+
+class TransferFinancialConfirmForm(forms.Form):
+    """Step 2 signed with the financial certificate: the form's key, the account password and the
+    certificate's 6-digit PIN (on the on-screen keypad), which the cloud checks. The security
+    medium's answer comes with it as for the joint certificate."""
+
+    key = _KeyField()
+    account_password = AccountPinField(
+        label=_("Account password"), error_messages={"required": ERR_ACCOUNT_PASSWORD_REQUIRED}
+    )
+    pin = forms.CharField(
+        label=_("Financial certificate PIN"),
+        min_length=6,
+        max_length=6,
+        strip=False,
+        error_messages={key: ERR_FINANCIAL_PIN for key in ("required", "min_length", "max_length")},
+    )
+
+    def clean_pin(self) -> str:
+        pin = str(self.cleaned_data.get("pin", ""))
+        if not (pin.isascii() and pin.isdigit()):
+            raise ValidationError(ERR_FINANCIAL_PIN, code="pin_format")
+        return pin

@@ -5,15 +5,20 @@
    balance are checked here, so a refusal comes at once and says which limit and how much is left.
 2. ``transfer_confirm``: the details with the recipient's name and what is left of today's limit;
    the account password, the security medium's challenge (card numbers or OTP) and the
-   certificate's e-signature over ``transfer_canonical_text`` (signed in the browser by
-   static/js/transfer-sign.js). The final POST looks the form's key up first
-   (``transfer_for_key``): a resubmitted form shows its receipt and asks for nothing again.
+   certificate's e-signature over ``transfer_canonical_text``: signed in the browser with a joint
+   certificate (static/js/transfer-sign.js), or, for a customer holding a financial certificate
+   who chooses it (``?method=financial``), by the cloud after the PIN typed on the keypad
+   (``financial_sign`` over the same text, before ``transfer_execute``, which only checks it).
+   Either way the order is account password, security medium (once per flow), signature. The
+   final POST looks the form's key up first (``transfer_for_key``): a resubmitted form shows its
+   receipt and asks for nothing again, not the PIN either.
 3. ``transfer_receipt``: printable, with the reference; another bank's status is read again
    whenever it is opened.
 
 Flow state lives in the session under ``FLOWS_KEY``, one entry per rendered form, keyed by the
 form's idempotency key (made when the input form is rendered): the step reached, the checked
-details, the medium kind asked for and whether it was answered. Never the account password.
+details, the medium kind asked for and whether it was answered, the signatures refused so far and
+whether the financial certificate became unusable (locked, ...). Never the account password or PIN.
 A step opens only when its form's flow has reached it; an expired or unknown flow starts again.
 """
 
@@ -54,7 +59,14 @@ from accounts.ebanking_views import (
     MSG_SIGN_WRONG_PASSWORD,
 )
 from accounts.forms import OtpAnswerForm, SecurityCardAnswerForm
-from accounts.forms_transfer import ERR_ACCOUNT_PASSWORD_REQUIRED, TransferConfirmForm, TransferForm
+from accounts.forms_transfer import (
+    ERR_ACCOUNT_PASSWORD_REQUIRED,
+    SIGN_FINANCIAL,
+    SIGN_JOINT,
+    TransferConfirmForm,
+    TransferFinancialConfirmForm,
+    TransferForm,
+)
 from accounts.limits import Tier
 from accounts.models import Account, Agreement, Customer, Transfer, User
 from accounts.pins import MAX_FAILURES
@@ -80,7 +92,17 @@ from accounts.services.transfers import (
 from bankportal.forms import add_service_error
 from bankportal.session_levels import banking_required
 from bankportal.timeutil import kst_now
+from certcenter.ca import CertificateKind
 from certcenter.services import signature_verify
+from certcenter.services.financial import (
+    ERR_EXPIRED,
+    ERR_LOCKED,
+    ERR_NONE_HELD,
+    ERR_REVOKED,
+    financial_sign,
+    financial_transfer_signature,
+    signing_financial_certificate,
+)
 from otp.services import (
     ANTI_PHISHING_NOTICE,
     Medium,
@@ -125,6 +147,9 @@ ERR_MEDIUM_TRIES_LEFT = ngettext_lazy(
 )
 MSG_SIGN_ENTER_ACCOUNT_PASSWORD = ERR_ACCOUNT_PASSWORD_REQUIRED
 MSG_SIGN_ENTER_MEDIUM = _("Enter the security card numbers or the OTP number asked for.")
+MSG_FINANCIAL_FALLBACK = _(
+    "You can still sign this transfer with a joint certificate: your security medium is already confirmed."
+)
 MSG_ACCOUNT_CHOICE = _("%(number)s (%(product)s) · balance %(balance)s won")
 
 # Refusals by the transfer service that end the flow: the details cannot go through as they are.
@@ -168,6 +193,16 @@ _FIELD_BY_CODE = {
     "not_own_account": "own_account",
 }
 _ENDING_MEDIUM_REFUSALS = {Refusal.LOCKED, Refusal.NO_MEDIUM, Refusal.ACCIDENT_REPORTED}
+# Refusals of ``financial_sign`` after which the financial certificate cannot sign this flow: the
+# page falls back to the joint certificate and says why (a locked one is reissued, never unlocked).
+_FINANCIAL_UNUSABLE = {
+    "locked": ERR_LOCKED,
+    "revoked": ERR_REVOKED,
+    "expired": ERR_EXPIRED,
+    "no_financial_certificate": ERR_NONE_HELD,
+}
+
+ConfirmForm = TransferConfirmForm | TransferFinancialConfirmForm
 
 
 # --- guard and reads -------------------------------------------------------------------------------
@@ -360,6 +395,21 @@ def _limit_error(refusal: rules.LimitRefusal, remaining: Remaining) -> Validatio
     )
 
 
+def _cannot_pay(customer: Customer, source: Account, amount: int, tier: Tier) -> ValidationError | None:
+    """The limit or balance refusal ``transfer_execute`` would give now (an unlocked read; the service
+    checks again under its locks): on the input step at once, and on the confirmation step before the
+    financial certificate's PIN, so that no PIN is tried and no signed order is kept for a transfer
+    that cannot go through (the cloud signs before the service's checks, not inside them)."""
+    remaining = remaining_today(customer, tier=tier)
+    over = rules.transfer_refusal(amount=amount, limit=remaining.limit, sent_today=remaining.sent_today)
+    if over is not None:
+        return _limit_error(over, remaining)
+    if source.balance < amount:
+        balance = won(source.balance)
+        return ValidationError(ERR_INSUFFICIENT_FUNDS, code="insufficient_funds", params={"balance": balance})
+    return None
+
+
 def _checked_details(form: TransferForm, customer: Customer, gate: Gate) -> dict[str, Any] | None:
     """The details as the flow keeps them, after the recipient inquiry and the limit and balance
     checks; ``None`` with the refusal on the form."""
@@ -384,16 +434,9 @@ def _checked_details(form: TransferForm, customer: Customer, gate: Gate) -> dict
         form.add_error(field, ValidationError(ERR_SAME_ACCOUNT, code="same_account"))
         return None
     amount = data["amount"]
-    remaining = remaining_today(customer, tier=gate.tier)
-    over = rules.transfer_refusal(amount=amount, limit=remaining.limit, sent_today=remaining.sent_today)
-    if over is not None:
-        form.add_error("amount", _limit_error(over, remaining))
-        return None
-    if source.balance < amount:
-        form.add_error(
-            "amount",
-            ValidationError(ERR_INSUFFICIENT_FUNDS, code="insufficient_funds", params={"balance": won(source.balance)}),
-        )
+    problem = _cannot_pay(customer, source, amount, gate.tier)
+    if problem is not None:
+        form.add_error("amount", problem)
         return None
     return {
         "from": source.pk,
@@ -612,6 +655,48 @@ def _password_refusal(refusal: ValidationError, account: Account) -> str:
     return f"{message} {ERR_PASSWORD_TRIES_LEFT % {'left': left}}" if left > 0 else message
 
 
+def _sign_refused(
+    request: HttpRequest, key: str, state: dict[str, Any], form: ConfirmForm, message: Any, field: str | None = None
+) -> HttpResponse | None:
+    """Count a refused signature (a joint certificate's or a wrong PIN) in the flow; the last allowed
+    one ends it. ``None`` with the message on ``form`` for the page again."""
+    tries = int(state.get("sign_refusals") or 0) + 1
+    if tries >= SIGN_TRIES:
+        return _refused(request, ERR_SIGN_TRIES % {"tries": tries}, code="sign_tries", key=key)
+    _update_flow(request, key, sign_refusals=tries)
+    form.add_error(field, message)
+    return None
+
+
+def _financial_signature(
+    request: HttpRequest,
+    customer: Customer,
+    key: str,
+    state: dict[str, Any],
+    details: Details,
+    form: TransferFinancialConfirmForm,
+) -> Callable[[str], Any] | HttpResponse | None:
+    """The cloud's signature with the PIN over the text the page showed, as ``transfer_execute``'s
+    ``signature``. Outside any transaction: the cloud commits a wrong PIN's count itself. ``None``
+    with the refusal on ``form`` (a wrong PIN says how many tries are left) or, when the financial
+    certificate cannot sign any more (locked, ...), with the flow falling back to the joint one."""
+    try:
+        evidence = financial_sign(
+            customer=customer,
+            pin=form.cleaned_data["pin"],
+            text=_signing_text(customer, details, key),
+            purpose="transfer",
+            actor=_user(request),
+        )
+    except ValidationError as refusal:
+        code = refusal.code or ""
+        if code in _FINANCIAL_UNUSABLE:
+            _update_flow(request, key, financial_refused=code)
+            return None
+        return _sign_refused(request, key, state, form, refusal.messages[0], "pin" if code == "wrong_pin" else None)
+    return financial_transfer_signature(evidence)
+
+
 def _submit(
     request: HttpRequest,
     customer: Customer,
@@ -619,17 +704,22 @@ def _submit(
     state: dict[str, Any],
     details: Details,
     tier: Tier,
-    form: TransferConfirmForm,
+    form: ConfirmForm,
     medium_form: SecurityCardAnswerForm | OtpAnswerForm | None,
 ) -> HttpResponse | None:
-    """The final POST: account password, security medium, then the signed transfer. A response
-    when the flow moves on or ends; ``None`` with the refusal on ``form`` for the page again."""
+    """The final POST: account password, security medium, then the signed transfer (the joint
+    certificate's signature from the browser, or the financial certificate's after its PIN). A
+    response when the flow moves on or ends; ``None`` with the refusal on ``form`` for the page again.
+
+    The medium comes before the PIN on purpose, as before the joint signature: it is answered once
+    per flow (a wrong PIN next does not ask for another OTP number), a PIN can only be tried behind a
+    verified medium, and no signature evidence is made for a transfer the medium refuses."""
     valid = form.is_valid()
     medium_valid = medium_form.is_valid() if medium_form is not None else True
     if not state.get("medium_ok") and medium_form is None:
         return _restart(request, key)  # the page was never rendered with a challenge
     if not (valid and medium_valid):
-        if form.errors.get("certificate") or form.errors.get("signature"):
+        if isinstance(form, TransferConfirmForm) and (form.errors.get("certificate") or form.errors.get("signature")):
             form.errors.pop("certificate", None)
             form.errors.pop("signature", None)
             form.add_error(None, form.refusal())
@@ -667,18 +757,28 @@ def _submit(
                 form.add_error(None, message)
                 return None
             state = _update_flow(request, key, medium_ok=True)
-        # 3. The transfer, with the signature verified inside it.
-        certificate, signature = form.cleaned_data["certificate"], form.cleaned_data["signature"]
+        # 3. The transfer, with the signature verified inside it (the PIN's made just before).
+        verify: Callable[[str], Any]
+        if isinstance(form, TransferFinancialConfirmForm):
+            problem = _cannot_pay(customer, details.source, details.amount, tier)
+            if problem is not None:
+                return _refused(request, problem.messages[0], code=problem.code or "", key=key)
+            signed = _financial_signature(request, customer, key, state, details, form)
+            if signed is None or isinstance(signed, HttpResponse):
+                return signed
+            verify = signed
+        else:
+            certificate, signature = form.cleaned_data["certificate"], form.cleaned_data["signature"]
 
-        def verify(text: str) -> Any:
-            return signature_verify(
-                customer=customer,
-                certificate_der=certificate,
-                text=text,
-                signature=signature,
-                purpose="transfer",
-                actor=user,
-            )
+            def verify(text: str) -> Any:
+                return signature_verify(
+                    customer=customer,
+                    certificate_der=certificate,
+                    text=text,
+                    signature=signature,
+                    purpose="transfer",
+                    actor=user,
+                )
 
         try:
             made = transfer_execute(
@@ -700,12 +800,7 @@ def _submit(
             code = refusal.code or ""
             if code in _FLOW_ENDING_CODES:
                 return _refused(request, refusal.messages[0], code=code, key=key)
-            tries = int(state.get("sign_refusals") or 0) + 1
-            if tries >= SIGN_TRIES:
-                return _refused(request, ERR_SIGN_TRIES % {"tries": tries}, code="sign_tries", key=key)
-            _update_flow(request, key, sign_refusals=tries)
-            form.add_error(None, refusal.messages[0])
-            return None
+            return _sign_refused(request, key, state, form, refusal.messages[0])
     _end_flow(request, key)
     return _receipt_redirect(made)
 
@@ -714,7 +809,8 @@ def _submit(
 @require_http_methods(["GET", "HEAD", "POST"])
 def transfer_confirm(request: HttpRequest, customer: Customer, key: uuid.UUID) -> HttpResponse:
     """Step 2: check the details and the recipient's name, then account password, security medium
-    and the certificate's signature. A form sent again shows its receipt."""
+    and the signature: the joint certificate's, or the financial certificate's with its PIN when the
+    customer holds one and chose it. A form sent again shows its receipt."""
     if request.method == "POST":
         existing = transfer_for_key(customer, key)
         if existing is not None:  # before the medium: a spent OTP number would be refused as a replay
@@ -728,13 +824,23 @@ def transfer_confirm(request: HttpRequest, customer: Customer, key: uuid.UUID) -
     if details is None:
         return _restart(request, flow_key)
     tier = security_tier(customer)
-    form = TransferConfirmForm(request.POST if request.method == "POST" else None)
-    medium_form = _medium_form(state, request.POST if request.method == "POST" else None)
-    if request.method == "POST":
+    posted = request.method == "POST"
+    holds_financial = signing_financial_certificate(customer.pk) is not None
+    wants_financial = (request.POST if posted else request.GET).get("method") == SIGN_FINANCIAL
+    financial = wants_financial and holds_financial and not state.get("financial_refused")
+    # A post choosing the financial certificate the customer does not hold (or no longer can use in
+    # this flow) is refused before anything is checked: nothing is counted or spent.
+    data = request.POST if posted and financial == wants_financial else None
+    method_problem = ERR_NONE_HELD if posted and wants_financial and not holds_financial else ""
+    form: ConfirmForm = TransferFinancialConfirmForm(data) if financial else TransferConfirmForm(data)
+    medium_form = _medium_form(state, data)
+    if data is not None:
         outcome = _submit(request, customer, flow_key, state, details, tier, form, medium_form)
         if outcome is not None:
             return outcome
         state = _flows(request).get(flow_key, state)
+        if financial and state.get("financial_refused"):  # locked just now: back to the joint certificate
+            financial, form = False, TransferConfirmForm()
     challenge = None
     if state.get("medium_ok"):
         medium_form = None
@@ -753,6 +859,8 @@ def transfer_confirm(request: HttpRequest, customer: Customer, key: uuid.UUID) -
         amount=details.amount, limit=remaining.limit, sent_today=remaining.sent_today
     )
     text = _signing_text(customer, details, flow_key)
+    financial_refused = _FINANCIAL_UNUSABLE.get(str(state.get("financial_refused") or ""))
+    url = reverse("transfer_confirm", kwargs={"key": flow_key})
     return render(
         request,
         "accounts/transfer/confirm.html",
@@ -761,6 +869,13 @@ def transfer_confirm(request: HttpRequest, customer: Customer, key: uuid.UUID) -
             "steps": STEPS,
             "key": flow_key,
             "form": form,
+            "financial": financial,
+            "financial_offered": holds_financial and financial_refused is None,
+            "financial_problem": financial_refused or "",
+            "financial_fallback": MSG_FINANCIAL_FALLBACK,
+            "method_problem": method_problem,
+            "joint_url": f"{url}?method={SIGN_JOINT}",
+            "financial_url": f"{url}?method={SIGN_FINANCIAL}",
             "medium_form": medium_form,
             "challenge": challenge,
             "is_otp": challenge is not None and challenge.medium is Medium.OTP,
@@ -783,13 +898,32 @@ def transfer_confirm(request: HttpRequest, customer: Customer, key: uuid.UUID) -
 # --- step 3: receipt ---------------------------------------------------------------------------------
 
 
+def signed_with(transfer: Transfer) -> str:
+    """Which certificate signed the transfer, from its evidence: ``"financial"`` (ours or another
+    institution's, held in the cloud), ``"joint"``, or ``""`` when no signature is kept."""
+    evidence = transfer.signature_evidence
+    if evidence is None:
+        return ""
+    if evidence.certificate is not None:
+        return SIGN_FINANCIAL if evidence.certificate.kind == CertificateKind.FINANCIAL else SIGN_JOINT
+    external = evidence.external_certificate
+    return SIGN_FINANCIAL if external is not None and external.cloud_id is not None else SIGN_JOINT
+
+
 @customer_banking
 @require_safe
 def transfer_receipt(request: HttpRequest, customer: Customer, reference: str) -> HttpResponse:
     """The receipt (이체확인증) of one of the customer's transfers; another's is a 404. Another bank's
     status is read each time the page opens."""
     transfer = get_object_or_404(
-        Transfer.objects.select_related("from_account", "to_account"), reference=reference, customer_id=customer.pk
+        Transfer.objects.select_related(
+            "from_account",
+            "to_account",
+            "signature_evidence__certificate",
+            "signature_evidence__external_certificate",
+        ),
+        reference=reference,
+        customer_id=customer.pk,
     )
     return render(
         request,
@@ -805,6 +939,7 @@ def transfer_receipt(request: HttpRequest, customer: Customer, reference: str) -
             "sent_at": kst_now(transfer.sent_at) if transfer.sent_at else None,
             "returned_at": kst_now(transfer.returned_at) if transfer.returned_at else None,
             "other_bank": transfer.destination == Transfer.Destination.OTHER_BANK,
+            "signed_with": signed_with(transfer),
             "printed_at": kst_now(timezone.now()),
         },
     )

@@ -50,8 +50,8 @@ def has_certificate_session(request: Any) -> bool:
 
 ERR_BANKING_NEEDS_CERTIFICATE = _(
     "Banking pages need a certificate login. You are signed in with your user ID and password, which "
-    "gives product information and board inquiries only. Log in with your joint certificate in the "
-    "certificate centre (no certificate yet? issue one there)."
+    "gives product information and board inquiries only. Log in with your joint certificate or your "
+    "financial certificate in the certificate centre (no certificate yet? issue one there)."
 )
 
 

@@ -39,9 +39,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.ebanking_views import (
-    ERR_CODE_TRIES_LEFT,
-    MSG_CODE_SENT_ARS,
-    MSG_CODE_SENT_SMS,
     Flow,
     _context,
     _end,
@@ -51,9 +48,7 @@ from accounts.ebanking_views import (
     _state,
     _update,
 )
-from accounts.forms import AdditionalAuthCodeForm, AdditionalAuthSendForm
 from accounts.models import Agreement
-from bankportal.notifications.backends import ars_available
 from bankportal.timeutil import KST
 from certcenter.forms import CertificateIdentifyForm
 from certcenter.models import ExternalCertificate
@@ -72,15 +67,14 @@ from certcenter.pages import (
     identify_customer,
     json_refusal,
 )
+from certcenter.phone_step import PhoneStep, phone_send, phone_step
 from certcenter.services.external import (
     external_certificate_register,
     external_registration_text,
     external_web_actor,
 )
 from certcenter.services.financial import financial_certificates_elsewhere, financial_register_other
-from otp.additionalauth import mask_phone
-from otp.services import Purpose, additional_auth_start, additional_auth_use, additional_auth_verify
-from otp.services.additional_auth import Channel
+from otp.services import Purpose, additional_auth_use
 from otp.services.additional_auth import Purpose as AuthPurpose
 
 EXTERNAL = Flow(
@@ -152,78 +146,30 @@ def external_medium(request: HttpRequest) -> HttpResponse:
 # --- Step 3: additional authentication ------------------------------------------------------------------
 
 
-def _phone_page(
-    request: HttpRequest, agreement: Agreement, state: dict[str, Any], code_form: AdditionalAuthCodeForm | None = None
-) -> HttpResponse:
-    return render(
-        request,
-        "certcenter/external_phone.html",
-        _context(
-            EXTERNAL,
-            3,
-            code_form=code_form or AdditionalAuthCodeForm(),
-            code_sent=bool(state.get("code_sent")),
-            phone=mask_phone(agreement.customer.phone),
-            ars_available=ars_available(),
-        ),
-    )
+_PHONE = PhoneStep(
+    flow=EXTERNAL,
+    number=3,
+    template="certcenter/external_phone.html",
+    purpose=AuthPurpose.OTHER_BANK_CERTIFICATE,
+    page="certcenter:external_phone",
+    next_step="certificate",
+    next_page="certcenter:external_certificate",
+    actor=external_web_actor,
+)
 
 
 @never_cache
 @anonymous_page
 def external_phone(request: HttpRequest) -> HttpResponse:
     """Step 3: verify the code sent to the registered phone; the registration spends it."""
-    found = _state(request, EXTERNAL, "phone")
-    if found is None:
-        return _restart(request, EXTERNAL)
-    agreement, state = found
-    if request.method != "POST":
-        return _phone_page(request, agreement, state)
-    code_form = AdditionalAuthCodeForm(request.POST)
-    if code_form.is_valid():
-        result = additional_auth_verify(
-            customer=agreement.customer,
-            purpose=AuthPurpose.OTHER_BANK_CERTIFICATE,
-            answer=code_form.cleaned_data["phone_code"],
-            actor=external_web_actor(),
-        )
-        if result.ok:
-            _update(request, EXTERNAL, step="certificate")
-            return redirect("certcenter:external_certificate")
-        message: Any = result.message
-        if result.tries_left:
-            message = f"{result.message} {ERR_CODE_TRIES_LEFT % {'left': result.tries_left}}"
-        code_form.add_error("phone_code", message)
-    return _phone_page(request, agreement, state, code_form)
+    return phone_step(request, _PHONE)
 
 
 @never_cache
 @require_POST
 def external_phone_send(request: HttpRequest) -> HttpResponse:
-    """Send the code by SMS (or an ARS call where offered); the otp service limits how many an hour."""
-    found = _state(request, EXTERNAL, "phone")
-    if found is None:
-        return _restart(request, EXTERNAL)
-    agreement, _state_data = found
-    form = AdditionalAuthSendForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, str(form.errors["channel"][0]))
-        return redirect("certcenter:external_phone")
-    channel = form.cleaned_data["channel"]
-    try:
-        additional_auth_start(
-            customer=agreement.customer,
-            purpose=AuthPurpose.OTHER_BANK_CERTIFICATE,
-            channel=channel,
-            actor=external_web_actor(),
-        )
-    except ValidationError as refusal:
-        messages.error(request, refusal.messages[0])
-        return redirect("certcenter:external_phone")
-    _update(request, EXTERNAL, code_sent=True)
-    sent = MSG_CODE_SENT_ARS if channel == Channel.ARS else MSG_CODE_SENT_SMS
-    messages.success(request, sent % {"phone": mask_phone(agreement.customer.phone)})
-    return redirect("certcenter:external_phone")
+    """Send the code by SMS (or an ARS call where offered)."""
+    return phone_send(request, _PHONE)
 
 
 # --- Step 4: the certificate (the page's script signs) ----------------------------------------------------

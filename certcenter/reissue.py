@@ -26,7 +26,6 @@ import datetime as dt
 import functools
 from typing import Any
 
-from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -37,9 +36,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.ebanking_views import (
-    ERR_CODE_TRIES_LEFT,
-    MSG_CODE_SENT_ARS,
-    MSG_CODE_SENT_SMS,
     Flow,
     _context,
     _end,
@@ -49,12 +45,6 @@ from accounts.ebanking_views import (
     _state,
     _update,
 )
-from accounts.forms import (
-    AdditionalAuthCodeForm,
-    AdditionalAuthSendForm,
-)
-from accounts.models import Agreement
-from bankportal.notifications.backends import ars_available
 from bankportal.timeutil import KST
 from certcenter.forms import REISSUE_REASONS, CertificateIdentifyForm, ReissueReasonForm
 from certcenter.models import Certificate
@@ -68,15 +58,12 @@ from certcenter.pages import (
     json_refusal,
     parse_certificate_request,
 )
+from certcenter.phone_step import PhoneStep, phone_send, phone_step
 from certcenter.services import ReissueReason, certificate_reissue, certificate_web_actor
-from otp.additionalauth import mask_phone
 from otp.services import (
     Purpose,
-    additional_auth_start,
     additional_auth_use,
-    additional_auth_verify,
 )
-from otp.services.additional_auth import Channel
 from otp.services.additional_auth import Purpose as AuthPurpose
 
 REISSUE = Flow(
@@ -210,78 +197,30 @@ def reissue_medium(request: HttpRequest) -> HttpResponse:
 # --- Step 4: additional authentication (the code sent to the registered phone) --------------------------
 
 
-def _phone_page(
-    request: HttpRequest, agreement: Agreement, state: dict[str, Any], code_form: AdditionalAuthCodeForm | None = None
-) -> HttpResponse:
-    return render(
-        request,
-        "certcenter/reissue_phone.html",
-        _context(
-            REISSUE,
-            4,
-            code_form=code_form or AdditionalAuthCodeForm(),
-            code_sent=bool(state.get("code_sent")),
-            phone=mask_phone(agreement.customer.phone),
-            ars_available=ars_available(),
-        ),
-    )
+_PHONE = PhoneStep(
+    flow=REISSUE,
+    number=4,
+    template="certcenter/reissue_phone.html",
+    purpose=AuthPurpose.CERTIFICATE_REISSUE,
+    page="certcenter:reissue_phone",
+    next_step="certificate",
+    next_page="certcenter:reissue_certificate",
+    actor=certificate_web_actor,
+)
 
 
 @never_cache
 @anonymous_page
 def reissue_phone(request: HttpRequest) -> HttpResponse:
     """Step 4: verify the code sent to the registered phone; it is spent by the reissue itself."""
-    found = _state(request, REISSUE, "phone")
-    if found is None:
-        return _restart(request, REISSUE)
-    agreement, state = found
-    if request.method != "POST":
-        return _phone_page(request, agreement, state)
-    code_form = AdditionalAuthCodeForm(request.POST)
-    if code_form.is_valid():
-        result = additional_auth_verify(
-            customer=agreement.customer,
-            purpose=AuthPurpose.CERTIFICATE_REISSUE,
-            answer=code_form.cleaned_data["phone_code"],
-            actor=certificate_web_actor(),
-        )
-        if result.ok:
-            _update(request, REISSUE, step="certificate")
-            return redirect("certcenter:reissue_certificate")
-        message: Any = result.message
-        if result.tries_left:
-            message = f"{result.message} {ERR_CODE_TRIES_LEFT % {'left': result.tries_left}}"
-        code_form.add_error("phone_code", message)
-    return _phone_page(request, agreement, state, code_form)
+    return phone_step(request, _PHONE)
 
 
 @never_cache
 @require_POST
 def reissue_phone_send(request: HttpRequest) -> HttpResponse:
-    """Send the code by SMS (or an ARS call where offered); the otp service limits how many an hour."""
-    found = _state(request, REISSUE, "phone")
-    if found is None:
-        return _restart(request, REISSUE)
-    agreement, _state_data = found
-    form = AdditionalAuthSendForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, str(form.errors["channel"][0]))
-        return redirect("certcenter:reissue_phone")
-    channel = form.cleaned_data["channel"]
-    try:
-        additional_auth_start(
-            customer=agreement.customer,
-            purpose=AuthPurpose.CERTIFICATE_REISSUE,
-            channel=channel,
-            actor=certificate_web_actor(),
-        )
-    except ValidationError as refusal:
-        messages.error(request, refusal.messages[0])
-        return redirect("certcenter:reissue_phone")
-    _update(request, REISSUE, code_sent=True)
-    sent = MSG_CODE_SENT_ARS if channel == Channel.ARS else MSG_CODE_SENT_SMS
-    messages.success(request, sent % {"phone": mask_phone(agreement.customer.phone)})
-    return redirect("certcenter:reissue_phone")
+    """Send the code by SMS (or an ARS call where offered)."""
+    return phone_send(request, _PHONE)
 
 
 # --- Step 5: the certificate (the page's script does the key work) --------------------------------------

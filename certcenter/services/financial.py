@@ -40,6 +40,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Agreement, Customer, User
+from accounts.phones import InvalidPhone, normalise_mobile
 from accounts.services._common import Actor, is_staff_actor, require_customer_or_perm
 from certcenter import rules
 from certcenter.cloud.api import (
@@ -91,6 +92,11 @@ ERR_NONE_HELD = _("You have no financial certificate in use. Issue one first.")
 ERR_RENEWAL_WINDOW = _(
     "A financial certificate can be renewed from %(start)s through %(end)s (its expiry day). After that, "
     "issue a new one."
+)
+ERR_CORPORATE = _("Corporate internet banking uses joint certificates only. Issue a joint certificate instead.")
+ERR_NO_MOBILE = _(
+    "A financial certificate is found by your name and mobile number, and no mobile number is registered for you. "
+    "Visit a branch to register one."
 )
 ERR_NOT_RENEWABLE = _("Only a valid financial certificate can be renewed. Issue a new one instead.")
 ERR_NOT_OFFERED = _(
@@ -145,6 +151,20 @@ def current_financial_certificate(customer_id: int, now: dt.datetime | None = No
     )
 
 
+def signing_financial_certificate(customer_id: int, now: dt.datetime | None = None) -> Certificate | None:
+    """The customer's financial certificate in use that the cloud will sign with (not locked there):
+    what a page offers for signing. A locked certificate is still valid in the register (the CA has
+    not revoked it) but signs nothing until a new one is issued."""
+    certificate = current_financial_certificate(customer_id, now)
+    if certificate is None or certificate.cloud_id is None:
+        return None
+    try:
+        held = financial_cloud().status(cloud_id=certificate.cloud_id)
+    except CloudRefused:
+        return None
+    return certificate if held.status == CertificateStatus.ACTIVE else None
+
+
 @dataclass(frozen=True)
 class FinancialIssued:
     certificate: Certificate
@@ -175,6 +195,12 @@ def financial_issue(
     if not medium_verified:
         raise _refuse(ERR_MEDIUM_NOT_VERIFIED, "medium_not_verified")
     customer = Customer.objects.get(pk=agreement.customer_id)
+    if customer.kind == Customer.Kind.CORPORATION:  # domain.md: corporate banking uses joint certificates only
+        raise _refuse(ERR_CORPORATE, "corporate")
+    try:
+        normalise_mobile(customer.phone)
+    except InvalidPhone:
+        raise _refuse(ERR_NO_MOBILE, "no_mobile") from None
     _check_new_pin(pin, pin_again, customer)
     now = now or timezone.now()
     cloud = financial_cloud()

@@ -145,7 +145,7 @@ def test_seed_demo_issues_the_demo_certificate_once(settings, tmp_path):
     files = {name: (folder / name).read_bytes() for name in ("signCert.der", "signPri.key")}
     out = io.StringIO()
     call_command("seed_demo", stdout=out)
-    assert Certificate.objects.count() == 1
+    assert Certificate.objects.joint().count() == 1
     assert {name: (folder / name).read_bytes() for name in files} == files
     assert DEMO_CERTIFICATE_PASSWORD in out.getvalue()
 
@@ -181,3 +181,19 @@ def test_the_demo_key_file_is_the_browsers_form_with_r_and_100000_iterations(set
     assert not ca.identity_matches(cert, "9001011234568", random_value)
     with pytest.raises(ValueError):
         read_key_file(key_file, "Not-the-password-1!")
+
+
+def test_seed_demo_makes_the_financial_certificates_once(settings, tmp_path):
+    """홍길동 holds one issued here; 이민지 one issued through another institution, to register here."""
+    from certcenter.cloud.api import financial_cloud
+    from certcenter.models import TrustedAuthority
+
+    settings.DEBUG = True
+    for _run in range(2):
+        call_command("seed_demo", stdout=io.StringIO())
+    own = Certificate.objects.financial().get()
+    assert own.customer.name == "홍길동" and own.status == "valid"
+    assert TrustedAuthority.objects.filter(name__contains="Hanul Securities").count() == 1
+    elsewhere = financial_cloud().find(holder_name="이민지", phone="010-2345-6789")
+    assert [(item.institution, item.status.value) for item in elsewhere] == [("299", "active")]
+    assert settings.BANK_CODE not in elsewhere[0].registered

@@ -468,3 +468,45 @@ def test_registering_with_a_wrong_pin_counts_and_registers_nothing(alice_bank) -
     with pytest.raises(ValidationError) as exc:  # an id the list does not offer (ours, someone else's, made up)
         _register(alice_bank, uuid.uuid4())
     assert codes(exc) == "not_offered"
+
+
+def test_staff_revoke_a_financial_certificate_only_with_a_managers_approval(alice_bank, teller, manager) -> None:
+    from django.core.exceptions import PermissionDenied
+
+    from accounts import services as accounts_services
+    from accounts.models import StaffRequest
+
+    row = issue(alice_bank)
+    request = accounts_services.staff_request_create(
+        kind=StaffRequest.Kind.CERTIFICATE_REVOKE,
+        customer=alice_bank.customer,
+        payload={"certificate": row.pk, "reason": "key_compromise"},
+        reason="Customer reports the phone stolen",
+        actor=teller,
+    )
+    with pytest.raises(PermissionDenied):  # the teller who recorded it cannot approve it
+        accounts_services.staff_request_approve(request=request, actor=teller)
+    assert financial_cloud().status(cloud_id=row.cloud_id).status == CertificateStatus.ACTIVE
+    accounts_services.staff_request_approve(request=request, actor=manager)
+    row.refresh_from_db()
+    assert row.status == "revoked" and row.revocation_reason == "key_compromise"
+    assert financial_cloud().status(cloud_id=row.cloud_id).status == CertificateStatus.REVOKED
+
+
+def test_a_customer_without_a_mobile_number_gets_none(alice_bank) -> None:
+    from accounts.models import Customer
+
+    Customer.objects.filter(pk=alice_bank.customer.pk).update(phone="0212345678")  # a landline
+    with pytest.raises(ValidationError) as exc:
+        issue(alice_bank)
+    assert codes(exc) == "no_mobile"
+    assert not Certificate.objects.financial().exists()
+
+
+def test_a_corporation_is_told_to_use_a_joint_certificate(clock, acme, teller, demand_product) -> None:
+    ca_ready()
+    corporate = open_banking(acme, teller=teller, product=demand_product, username="acme2026", certificate=False)
+    with pytest.raises(ValidationError) as exc:
+        issue(corporate)
+    assert codes(exc) == "corporate"
+    assert not Certificate.objects.financial().exists()
