@@ -360,7 +360,7 @@ class StaffRequest(models.Model):
         SECURITY_CARD_UNLOCK = "security_card_unlock", _("Unlock a security card")
         OTP_UNLOCK = "otp_unlock", _("Unlock an OTP token")
         AGREEMENT_RELEASE = "agreement_release", _("Release a suspended e-banking agreement")
-        CERTIFICATE_REVOKE = "certificate_revoke", _("Revoke a joint certificate")
+        CERTIFICATE_REVOKE = "certificate_revoke", _("Revoke a certificate")
 
     class State(models.TextChoices):
         PENDING = "pending", _("Waiting for approval")

@@ -151,11 +151,34 @@ def current_financial_certificate(customer_id: int, now: dt.datetime | None = No
     )
 
 
-def signing_financial_certificate(customer_id: int, now: dt.datetime | None = None) -> Certificate | None:
-    """The customer's financial certificate in use that the cloud will sign with (not locked there):
-    what a page offers for signing. A locked certificate is still valid in the register (the CA has
-    not revoked it) but signs nothing until a new one is issued."""
-    certificate = current_financial_certificate(customer_id, now)
+def held_financial_certificate(
+    customer_id: int, now: dt.datetime | None = None
+) -> Certificate | ExternalCertificate | None:
+    """The financial certificate the customer signs with here: ours in use, or else another
+    institution's registered here (the newest of either kind first by kind: ours wins)."""
+    now = now or timezone.now()
+    own = current_financial_certificate(customer_id, now)
+    if own is not None:
+        return own
+    return (
+        ExternalCertificate.objects.filter(
+            customer_id=customer_id,
+            cloud_id__isnull=False,
+            status=ExternalCertificate.Status.REGISTERED,
+            not_after__gte=now,
+        )
+        .order_by("-not_after", "-pk")
+        .first()
+    )
+
+
+def signing_financial_certificate(
+    customer_id: int, now: dt.datetime | None = None
+) -> Certificate | ExternalCertificate | None:
+    """The customer's financial certificate (``held_financial_certificate``) that the cloud will sign
+    with, i.e. not locked there: what a page offers for signing. A locked certificate is still valid
+    in the register (the CA has not revoked it) but signs nothing until a new one is issued."""
+    certificate = held_financial_certificate(customer_id, now)
     if certificate is None or certificate.cloud_id is None:
         return None
     try:
@@ -268,7 +291,7 @@ def financial_sign(
     Call outside any transaction. Raises ``ValidationError`` (no_financial_certificate, wrong_pin with
     the tries left, locked, revoked, expired, unavailable, and ``signature_verify``'s codes)."""
     now = now or timezone.now()
-    certificate = current_financial_certificate(customer.pk, now)
+    certificate = held_financial_certificate(customer.pk, now)
     if certificate is None or certificate.cloud_id is None:  # a financial one always has it (a constraint)
         raise _refuse(ERR_NONE_HELD, "no_financial_certificate")
     der, signature = _cloud_sign(certificate.cloud_id, pin, text.encode("utf-8"), now)

@@ -510,3 +510,13 @@ def test_a_corporation_is_told_to_use_a_joint_certificate(clock, acme, teller, d
         issue(corporate)
     assert codes(exc) == "corporate"
     assert not Certificate.objects.financial().exists()
+
+
+def test_a_registered_financial_certificate_of_another_institution_signs_here(alice_bank) -> None:
+    cloud_id = _issued_elsewhere(alice_bank)
+    row = _register(alice_bank, cloud_id)
+    evidence = sign(alice_bank, PIN, "amount=70000\nto=088-110-123456")
+    assert evidence.external_certificate == row and evidence.certificate is None
+    # Ours, once issued, is the one used.
+    own = issue(alice_bank, OTHER_PIN)
+    assert sign(alice_bank, OTHER_PIN).certificate == own
