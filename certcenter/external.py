@@ -327,7 +327,7 @@ def external_financial(request: HttpRequest) -> HttpResponse:
             "row": row,
             "expiry": row.not_after.astimezone(KST).strftime(TIME_FORMAT),
             "issuer": row.authority.name,
-            "signin_url": reverse("certcenter:centre") + "financial/signin/",
+            "signin_url": reverse("certcenter:financial_signin"),
         },
     )
 

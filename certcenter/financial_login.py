@@ -32,7 +32,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
@@ -48,7 +48,6 @@ from certcenter.services.financial import financial_login
 
 SIGNIN_METHOD = "financial_certificate"  # the login history's name for this way in
 ISSUE_URL_NAME = "certcenter:financial_issue"
-ISSUE_PATH = "/certificates/financial/issue/"  # until the issue flow's URL name exists
 NAME_MAX = 100
 PHONE_MAX = 20
 NEXT_MAX = 2000
@@ -109,11 +108,8 @@ class PinForm(HolderForm, PinEntryForm):
 
 
 def issue_url() -> str:
-    """The financial certificate's issue page (its flow is another module; its name may not exist yet)."""
-    try:
-        return reverse(ISSUE_URL_NAME)
-    except NoReverseMatch:
-        return ISSUE_PATH
+    """The financial certificate's issue page."""
+    return reverse(ISSUE_URL_NAME)
 
 
 def _next_url(request: HttpRequest) -> str:

@@ -27,7 +27,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
@@ -73,7 +73,6 @@ ISSUED_KEY = "certcenter_financial_issued"  # what the done page shows (serial a
 PHONE_PURPOSE = AuthPurpose.FINANCIAL_CERTIFICATE_ISSUE
 # The sign-in page's URL name (certcenter.financial_login_urls); its path while the name is unknown.
 SIGNIN_URL_NAME = "certcenter:financial_signin"
-SIGNIN_PATH = "financial/signin/"
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 ERR_SUSPENDED_RELEASE_FIRST = _(
@@ -138,10 +137,7 @@ def _unusable(request: HttpRequest, agreement: Agreement) -> HttpResponse | None
 
 def signin_url() -> str:
     """Where the done page sends the customer to sign in with the new financial certificate."""
-    try:
-        return reverse(SIGNIN_URL_NAME)
-    except NoReverseMatch:
-        return reverse("certcenter:centre") + SIGNIN_PATH
+    return reverse(SIGNIN_URL_NAME)
 
 
 # --- Step 1: identification ----------------------------------------------------------------------------
