@@ -16,8 +16,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
-from django.utils import translation
-from django.utils.html import escape
 
 from accounts import services as accounts_services
 from accounts.models import Customer
@@ -45,6 +43,7 @@ from certcenter.services.financial import (
 from certcenter.services.issuance import REVOKE_REASONS
 from tests.accounts.release_signing import CERT_WEB
 from tests.accounts.transfer_helpers import Banker, ca_ready, open_banking
+from tests.certcenter.test_financial_signin_pages import html, shown
 from tests.conftest import banking_login, rrn_for_age
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -59,17 +58,6 @@ WINDOW_OPENS = dt.datetime(2029, 10, 24, 0, 0, tzinfo=KST)
 PIN = "482915"
 OTHER_PIN = "730264"
 OTHER_BANK = "004"
-
-
-def html(response) -> str:  # type: ignore[no-untyped-def]
-    return response.content.decode()
-
-
-def shown(message: object, **params: object) -> str:
-    """The English message as the page shows it (HTML-escaped)."""
-    with translation.override("en"):
-        text = str(message) % params if params else str(message)
-    return str(escape(text))
 
 
 def cloud_state(certificate: Certificate):  # type: ignore[no-untyped-def]
