@@ -13,7 +13,7 @@ the ``next`` page if it is one of ours, else the banking home.
 Refusals of the PIN step: no usable certificate for this name and number (one generic message, the
 same whatever the reason), a wrong PIN with the tries left, locked (issue a new one), revoked or
 expired, and ``certificate_login``'s (a suspended agreement: release it first). Each one counts for
-the client IP in the joint certificate login's own counter (``login_views._count_refusal``), so the
+the client IP in the joint certificate login's own counter (``login_views.count_refusal``), so the
 pause after ``SIGNIN_IP_FAILURE_LIMIT`` refusals covers both logins (429, audited once). Form errors
 (an empty name, a PIN that is not 6 digits) never reach the cloud and are not counted.
 
@@ -43,7 +43,7 @@ from bankportal.audit.services import audit_record
 from bankportal.session_levels import Level, set_session_level
 from certcenter import services
 from certcenter.cloud.api import PIN_LENGTH
-from certcenter.login_views import ERR_PAUSED, LOGIN_BACKEND, _count_refusal, _throttle_keys, _window_seconds
+from certcenter.login_views import ERR_PAUSED, LOGIN_BACKEND, count_refusal, throttle_keys, window_seconds
 from certcenter.services.financial import financial_login
 
 SIGNIN_METHOD = "financial_certificate"  # the login history's name for this way in
@@ -122,16 +122,16 @@ def _next_url(request: HttpRequest) -> str:
 
 def _paused(request: HttpRequest) -> HttpResponse | None:
     """The pause page while this address has too many refused certificate logins (joint or financial)."""
-    _count_key, paused_key = _throttle_keys(request)
+    _count_key, paused_key = throttle_keys(request)
     if not cache.get(paused_key):
         return None
     response = render(
         request,
         "certcenter/financial/signin_paused.html",
-        {"message": ERR_PAUSED % {"minutes": _window_seconds() // 60}},
+        {"message": ERR_PAUSED % {"minutes": window_seconds() // 60}},
         status=429,
     )
-    response["Retry-After"] = str(_window_seconds())
+    response["Retry-After"] = str(window_seconds())
     return response
 
 
@@ -185,7 +185,7 @@ def _refused(request: HttpRequest, form: PinForm, refusal: ValidationError) -> H
                 actor=services.certificate_login_actor(),
                 details={"reason": code, "method": SIGNIN_METHOD},
             )
-    _count_refusal(request)
+    count_refusal(request)
     holder = {"name": form.cleaned_data["name"], "phone": form.cleaned_data["phone"]}
     form.add_error(None, ValidationError(refusal.messages[0], code=code))
     return _pin_step(request, form, holder, status=400, refusal=code)

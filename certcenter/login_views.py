@@ -61,41 +61,41 @@ def _actor() -> Any:
     return services.certificate_login_actor()
 
 
-def _throttle_keys(request: HttpRequest) -> tuple[str, str]:
+def throttle_keys(request: HttpRequest) -> tuple[str, str]:
     address = client_ip(request) or "unknown"
     return f"{THROTTLE_PREFIX}{address}", f"{THROTTLE_PREFIX}{address}:paused"
 
 
-def _window_seconds() -> int:
+def window_seconds() -> int:
     return int(settings.AXES_COOLOFF_TIME.total_seconds())
 
 
 def _paused(request: HttpRequest) -> JsonResponse | None:
-    _count_key, paused_key = _throttle_keys(request)
+    _count_key, paused_key = throttle_keys(request)
     if not cache.get(paused_key):
         return None
-    minutes = _window_seconds() // 60
+    minutes = window_seconds() // 60
     response = JsonResponse({"code": "paused", "message": str(ERR_PAUSED % {"minutes": minutes})}, status=429)
-    response["Retry-After"] = str(_window_seconds())
+    response["Retry-After"] = str(window_seconds())
     return response
 
 
-def _count_refusal(request: HttpRequest) -> None:
-    count_key, paused_key = _throttle_keys(request)
-    cache.add(count_key, 0, timeout=_window_seconds())
+def count_refusal(request: HttpRequest) -> None:
+    count_key, paused_key = throttle_keys(request)
+    cache.add(count_key, 0, timeout=window_seconds())
     try:
         count = cache.incr(count_key)
     except ValueError:  # expired between add and incr
-        cache.set(count_key, 1, timeout=_window_seconds())
+        cache.set(count_key, 1, timeout=window_seconds())
         count = 1
-    if count >= settings.SIGNIN_IP_FAILURE_LIMIT and cache.add(paused_key, True, timeout=_window_seconds()):
+    if count >= settings.SIGNIN_IP_FAILURE_LIMIT and cache.add(paused_key, True, timeout=window_seconds()):
         cache.delete(count_key)
         with transaction.atomic():
             audit_record(action="certificate.login_paused", details={"refusals": count})
 
 
 def _refusal(request: HttpRequest, code: str, message: str) -> JsonResponse:
-    _count_refusal(request)
+    count_refusal(request)
     return JsonResponse({"code": code, "message": message}, status=400)
 
 

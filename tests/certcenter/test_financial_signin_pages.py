@@ -71,7 +71,7 @@ def signed_in(browser: Client) -> bool:
 
 
 def refusals_counted() -> int:
-    count_key, _paused_key = login_views._throttle_keys(RequestFactory().post(SIGNIN))
+    count_key, _paused_key = login_views.throttle_keys(RequestFactory().post(SIGNIN))
     return int(cache.get(count_key) or 0)
 
 
@@ -91,7 +91,7 @@ def clock():  # type: ignore[no-untyped-def]
 @pytest.fixture(autouse=True)
 def _fresh_certificate_login_throttle() -> Iterator[None]:
     """The per-IP refusal counter lives in the cache, which outlives each test's database."""
-    keys = login_views._throttle_keys(RequestFactory().post(SIGNIN))  # the test client's address
+    keys = login_views.throttle_keys(RequestFactory().post(SIGNIN))  # the test client's address
     cache.delete_many(list(keys))
     yield
     cache.delete_many(list(keys))

@@ -189,7 +189,7 @@ def cert(pki, alice, agreement) -> Issued:  # type: ignore[no-untyped-def]
 @pytest.fixture(autouse=True)
 def _fresh_certificate_login_throttle() -> Iterator[None]:
     """The per-IP refusal counter lives in the cache, which outlives each test's rollback."""
-    keys = login_views._throttle_keys(RequestFactory().post(LOGIN_URL))  # the test client's address
+    keys = login_views.throttle_keys(RequestFactory().post(LOGIN_URL))  # the test client's address
     cache.delete_many(list(keys))
     yield
     cache.delete_many(list(keys))
