@@ -40,7 +40,7 @@ from bankportal.timeutil import KST
 from certcenter import rules
 from certcenter.cloud.api import MAX_WRONG_PINS, CertificateStatus, CloudCertificate, CloudRefused, financial_cloud
 from certcenter.financial_login import PinEntryForm, issue_url
-from certcenter.models import SERIAL_MAX_DIGITS, Certificate
+from certcenter.models import SERIAL_MAX_DIGITS, Certificate, ExternalCertificate
 from certcenter.services import certificate_revoke
 from certcenter.services.financial import ERR_NONE_HELD, current_financial_certificate, financial_renew
 
@@ -180,10 +180,25 @@ def _none_held(request: HttpRequest) -> HttpResponse:
 def my_financial_certificate(request: HttpRequest) -> HttpResponse:
     """The certificate in use and its state, or how to get one."""
     certificate = _current(request)
+    now = timezone.now()
     context: dict[str, Any] = {"issue_url": issue_url()}
     if certificate is not None:
-        context["row"] = summary(certificate, timezone.now())
+        context["row"] = summary(certificate, now)
         context["cloud_unavailable"] = ERR_CLOUD_UNAVAILABLE
+    # Other institutions' financial certificates registered here: their issuer renews and revokes them;
+    # here they are only listed (the registration is deleted under "my certificates").
+    customer_id = _actor(request).customer_id
+    context["registered"] = [
+        {"row": row, "not_after_display": _kst(row.not_after)}
+        for row in ExternalCertificate.objects.select_related("authority")
+        .filter(
+            customer_id=customer_id,
+            cloud_id__isnull=False,
+            status=ExternalCertificate.Status.REGISTERED,
+            not_after__gte=now,
+        )
+        .order_by("-not_after", "-pk")
+    ]
     return render(request, "certcenter/financial/mine.html", context)
 
 

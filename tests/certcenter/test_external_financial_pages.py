@@ -89,3 +89,17 @@ def test_without_the_flow_the_post_starts_again_and_without_cloud_certificates_n
     assert client.post(SUBMIT, {"certificate": "x", "pin": PIN})["Location"] == "/certificates/other/"
     _at_certificate_step(client, alice_bank)
     assert b'id="cloud-form"' not in client.get(STEP).content
+
+
+def test_my_financial_certificate_lists_the_registered_one(client, alice_bank) -> None:
+    from tests.conftest import banking_login
+
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    cloud_id = _issued_elsewhere(alice_bank)
+    _at_certificate_step(client, alice_bank)
+    client.post(SUBMIT, {"certificate": str(cloud_id), "pin": PIN})
+    row = ExternalCertificate.objects.get()
+    banking_login(client, alice_bank.user)
+    page = client.get("/certificates/financial/mine/").content.decode()
+    assert f'<li data-serial="{row.serial}">' in page and "Hanul Bank" in page
+    assert 'id="financial-none"' in page  # none issued here
