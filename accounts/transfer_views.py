@@ -825,9 +825,10 @@ def transfer_confirm(request: HttpRequest, customer: Customer, key: uuid.UUID) -
         return _restart(request, flow_key)
     tier = security_tier(customer)
     posted = request.method == "POST"
-    holds_financial = signing_financial_certificate(customer.pk) is not None
     wants_financial = (request.POST if posted else request.GET).get("method") == SIGN_FINANCIAL
-    financial = wants_financial and holds_financial and not state.get("financial_refused")
+    # Asked of the cloud only when needed: a joint-certificate post that goes through never renders.
+    holds_financial = signing_financial_certificate(customer.pk) is not None if wants_financial else None
+    financial = wants_financial and bool(holds_financial) and not state.get("financial_refused")
     # A post choosing the financial certificate the customer does not hold (or no longer can use in
     # this flow) is refused before anything is checked: nothing is counted or spent.
     data = request.POST if posted and financial == wants_financial else None
@@ -860,6 +861,8 @@ def transfer_confirm(request: HttpRequest, customer: Customer, key: uuid.UUID) -
     )
     text = _signing_text(customer, details, flow_key)
     financial_refused = _FINANCIAL_UNUSABLE.get(str(state.get("financial_refused") or ""))
+    if holds_financial is None:
+        holds_financial = signing_financial_certificate(customer.pk) is not None
     url = reverse("transfer_confirm", kwargs={"key": flow_key})
     return render(
         request,

@@ -188,17 +188,19 @@ def my_financial_certificate(request: HttpRequest) -> HttpResponse:
     # Other institutions' financial certificates registered here: their issuer renews and revokes them;
     # here they are only listed (the registration is deleted under "my certificates").
     customer_id = _actor(request).customer_id
-    context["registered"] = [
-        {"row": row, "not_after_display": _kst(row.not_after)}
-        for row in ExternalCertificate.objects.select_related("authority")
-        .filter(
-            customer_id=customer_id,
-            cloud_id__isnull=False,
-            status=ExternalCertificate.Status.REGISTERED,
-            not_after__gte=now,
+    registered = ExternalCertificate.objects.none()
+    if customer_id is not None:
+        registered = (
+            ExternalCertificate.objects.select_related("authority")
+            .filter(
+                customer_id=customer_id,
+                cloud_id__isnull=False,
+                status=ExternalCertificate.Status.REGISTERED,
+                not_after__gte=now,
+            )
+            .order_by("-not_after", "-pk")
         )
-        .order_by("-not_after", "-pk")
-    ]
+    context["registered"] = [{"row": row, "not_after_display": _kst(row.not_after)} for row in registered]
     return render(request, "certcenter/financial/mine.html", context)
 
 

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import secrets
@@ -287,6 +288,13 @@ def check_external_chain(cert: x509.Certificate, authority_cert: x509.Certificat
         raise _refuse(code, message) from None
 
 
+@functools.lru_cache(maxsize=16)
+def _parsed_ca(certificate_pem: str) -> x509.Certificate:
+    """Our CA certificates, parsed once per process: the cache is keyed by the PEM text itself, so a
+    new or rotated CA is simply another entry (the rows are still read on every check)."""
+    return ca.load_certificate(certificate_pem.encode("ascii"))
+
+
 def _trusted_certificate(certificate_der: bytes, now: dt.datetime, attempt: _Attempt) -> TrustedCertificate:
     """The parsed certificate and our issuing CA, if it chains to our active CAs and is valid at ``now``;
     or the trusted CA of another institution that signed it, if it is valid at ``now``."""
@@ -301,8 +309,7 @@ def _trusted_certificate(certificate_der: bytes, now: dt.datetime, attempt: _Att
     issuing_row = authorities.get(CertificateAuthority.Role.ISSUING)
     if root_row is None or issuing_row is None:
         raise _refuse("unavailable", ERR_UNAVAILABLE)
-    root = ca.load_certificate(root_row.certificate_pem.encode("ascii"))
-    issuing = ca.load_certificate(issuing_row.certificate_pem.encode("ascii"))
+    root, issuing = _parsed_ca(root_row.certificate_pem), _parsed_ca(issuing_row.certificate_pem)
     try:
         ca.verify_chain(cert, issuing=issuing, root=root, now=now)
     except ca.CertificateInvalid as invalid:
