@@ -21,13 +21,11 @@ import random
 import shutil
 import statistics
 import subprocess
-import sys
-import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from pgharness import ROOT, admin_sql, django_setup, pg_args, pgbench_run
+
 BENCH_DB = "bp_bench"
 PGBENCH_DB = "bp_bench_pgbench"
 ACCOUNT_PASSWORD = "3917"  # noqa: S105 - a scratch database
@@ -48,37 +46,6 @@ class Run:
         return self.transactions / self.seconds if self.seconds else 0.0
 
 
-def _django(db_name: str | None = None) -> None:
-    sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bankportal.settings")
-    import django
-    from django.conf import settings
-
-    django.setup()
-    if db_name:
-        settings.DATABASES["default"]["NAME"] = db_name
-    # As in production: no per-query debug logging (DEBUG=1 only lets settings load without secrets).
-    settings.DEBUG = False
-    # Measure the ledger, not password hashing (tellers and account passwords are set up once).
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-def _pg_args() -> tuple[list[str], dict[str, str]]:
-    from django.conf import settings
-
-    db = settings.DATABASES["default"]
-    args = ["-h", db.get("HOST") or "127.0.0.1", "-p", str(db.get("PORT") or 5432), "-U", db.get("USER") or "postgres"]
-    env = dict(os.environ)
-    if db.get("PASSWORD"):
-        env["PGPASSWORD"] = db["PASSWORD"]
-    return args, env
-
-
-def _admin_sql(sql: str) -> None:
-    args, env = _pg_args()
-    subprocess.run(["psql", *args, "-d", "postgres", "-qAtc", sql], check=True, env=env)  # noqa: S603, S607
-
-
 def _p95(latencies_ms: list[float]) -> float:
     if len(latencies_ms) < 20:
         return max(latencies_ms, default=0.0)
@@ -86,23 +53,7 @@ def _p95(latencies_ms: list[float]) -> float:
 
 
 def pgbench(clients: int, seconds: int) -> Run:
-    args, env = _pg_args()
-    with tempfile.TemporaryDirectory() as logdir:
-        prefix = str(Path(logdir) / "tx")
-        done = subprocess.run(  # noqa: S603
-            [shutil.which("pgbench") or "pgbench", *args, "-n", "-c", str(clients), "-j", str(clients)]
-            + ["-T", str(seconds), "-l", "--log-prefix", prefix, PGBENCH_DB],
-            check=True,
-            capture_output=True,
-            text=True,
-            env=env,
-        )
-        latencies = []
-        for log in Path(logdir).glob("tx*"):
-            for line in log.read_text().splitlines():
-                latencies.append(int(line.split()[2]) / 1000)  # microseconds -> ms
-    tps_line = next(line for line in done.stdout.splitlines() if line.startswith("tps ="))
-    tps = float(tps_line.split()[2])
+    tps, latencies = pgbench_run(PGBENCH_DB, clients, seconds)
     return Run("pgbench tpcb-like", clients, round(tps * seconds), float(seconds), _p95(latencies))
 
 
@@ -112,7 +63,7 @@ def pgbench(clients: int, seconds: int) -> Run:
 def _deposit_worker(
     teller_pk: int, account_pks: list[int], branches: list[str], start_at: float, seconds: float, queue
 ):  # type: ignore[no-untyped-def]
-    _django(BENCH_DB)
+    django_setup(BENCH_DB)
     from django.db import connection
 
     from accounts.models import Account, User
@@ -217,20 +168,20 @@ def main() -> None:
     parser.add_argument("--branches", nargs="+", default=["101", "202", "303", "404"])
     args = parser.parse_args()
 
-    _django()
+    django_setup()
     from django.conf import settings
     from django.db import connection
 
     if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
         raise SystemExit("set DATABASE_URL to a PostgreSQL server: this compares against pgbench")
     connection.close()
-    pg_args, env = _pg_args()
+    connect_args, env = pg_args()
     for db in (BENCH_DB, PGBENCH_DB):
-        _admin_sql(f"DROP DATABASE IF EXISTS {db}")
-        _admin_sql(f"CREATE DATABASE {db}")
+        admin_sql(f"DROP DATABASE IF EXISTS {db}")
+        admin_sql(f"CREATE DATABASE {db}")
     settings.DATABASES["default"]["NAME"] = BENCH_DB
     try:
-        pgbench_init = [shutil.which("pgbench") or "pgbench", *pg_args, "-i", "-s", "1", "-q", PGBENCH_DB]
+        pgbench_init = [shutil.which("pgbench") or "pgbench", *connect_args, "-i", "-s", "1", "-q", PGBENCH_DB]
         subprocess.run(pgbench_init, check=True, env=env, capture_output=True)  # noqa: S603
         tellers, accounts = _prepare(args.accounts, max(args.clients))
         with connection.cursor() as cursor:
@@ -267,7 +218,7 @@ def main() -> None:
     finally:
         connection.close()
         for db in (BENCH_DB, PGBENCH_DB):
-            _admin_sql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+            admin_sql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
 
 
 if __name__ == "__main__":

@@ -49,7 +49,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -59,7 +58,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from pgharness import ROOT, admin_sql, django_setup, pg_args, pgbench_run
+
 # Named after the parent's pid; the spawned workers inherit the name through the environment.
 BENCH_DB = os.environ.setdefault("BENCH_TRANSFERS_DB", f"bench_transfers_{os.getpid()}")
 PGBENCH_DB = f"{BENCH_DB}_pgbench"
@@ -97,55 +97,8 @@ class Run:
         return statistics.quantiles(self.latencies_ms, n=20)[18]
 
 
-def _django(db_name: str | None = None) -> None:
-    sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bankportal.settings")
-    import django
-    from django.conf import settings
-
-    django.setup()
-    if db_name:
-        settings.DATABASES["default"]["NAME"] = db_name
-    # As in production: no per-query debug logging (DEBUG=1 only lets settings load without secrets).
-    settings.DEBUG = False
-    # Measure transfers, not password hashing (login and account passwords are set up once).
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-def _pg_args() -> tuple[list[str], dict[str, str]]:
-    from django.conf import settings
-
-    db = settings.DATABASES["default"]
-    args = ["-h", db.get("HOST") or "127.0.0.1", "-p", str(db.get("PORT") or 5432), "-U", db.get("USER") or "postgres"]
-    env = dict(os.environ)
-    if db.get("PASSWORD"):
-        env["PGPASSWORD"] = db["PASSWORD"]
-    return args, env
-
-
-def _admin_sql(sql: str) -> None:
-    args, env = _pg_args()
-    subprocess.run(["psql", *args, "-d", "postgres", "-qAtc", sql], check=True, env=env)  # noqa: S603, S607
-
-
 def pgbench(clients: int, seconds: int) -> Run:
-    args, env = _pg_args()
-    with tempfile.TemporaryDirectory() as logdir:
-        prefix = str(Path(logdir) / "tx")
-        done = subprocess.run(  # noqa: S603
-            [shutil.which("pgbench") or "pgbench", *args, "-n", "-c", str(clients), "-j", str(clients)]
-            + ["-T", str(seconds), "-l", "--log-prefix", prefix, PGBENCH_DB],
-            check=True,
-            capture_output=True,
-            text=True,
-            env=env,
-        )
-        latencies = [
-            int(line.split()[2]) / 1000  # microseconds -> ms
-            for log in Path(logdir).glob("tx*")
-            for line in log.read_text().splitlines()
-        ]
-    tps = float(next(line for line in done.stdout.splitlines() if line.startswith("tps =")).split()[2])
+    tps, latencies = pgbench_run(PGBENCH_DB, clients, seconds)
     return Run("pgbench tpcb-like", clients, round(tps * seconds), float(seconds), latencies)
 
 
@@ -358,7 +311,7 @@ ORDERS_PER_WORKER = 6000  # signed orders made before the start; more are made (
 def _service_worker(
     seed: int, bankers: list[Banker], key_pems: list[str], start_at: float, seconds: float, queue: Any
 ) -> None:
-    _django(BENCH_DB)
+    django_setup(BENCH_DB)
     from django.db import connection
 
     sender = _Sender(bankers, key_pems)
@@ -677,20 +630,20 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="print each statement and a cProfile summary")
     args = parser.parse_args()
 
-    _django()
+    django_setup()
     from django.conf import settings
     from django.db import connection
 
     if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
         raise SystemExit("set DATABASE_URL to a PostgreSQL server: this compares against pgbench")
     connection.close()
-    pg_args, env = _pg_args()
+    connect_args, env = pg_args()
     for db in (BENCH_DB, PGBENCH_DB):
-        _admin_sql(f"DROP DATABASE IF EXISTS {db}")
-        _admin_sql(f"CREATE DATABASE {db}")
+        admin_sql(f"DROP DATABASE IF EXISTS {db}")
+        admin_sql(f"CREATE DATABASE {db}")
     settings.DATABASES["default"]["NAME"] = BENCH_DB
     try:
-        pgbench_init = [shutil.which("pgbench") or "pgbench", *pg_args, "-i", "-s", "1", "-q", PGBENCH_DB]
+        pgbench_init = [shutil.which("pgbench") or "pgbench", *connect_args, "-i", "-s", "1", "-q", PGBENCH_DB]
         subprocess.run(pgbench_init, check=True, env=env, capture_output=True)  # noqa: S603
         started = time.perf_counter()
         key_pems = _keys(args.keys)
@@ -732,7 +685,7 @@ def main() -> None:
     finally:
         connection.close()
         for db in (BENCH_DB, PGBENCH_DB):
-            _admin_sql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+            admin_sql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
 
 
 # --- through HTTP ----------------------------------------------------------------------------------------
@@ -743,7 +696,7 @@ def http_app() -> Any:
     import warnings
 
     warnings.filterwarnings("ignore", message="No directory at")  # whitenoise: no collected static files here
-    _django(BENCH_DB)
+    django_setup(BENCH_DB)
     from django.core.wsgi import get_wsgi_application
 
     return get_wsgi_application()
@@ -825,7 +778,7 @@ def _http_worker(
     the input page, the details, the confirmation page, the card answer and the signature), then all
     post their final steps at once (timed, from the release of the barrier until every client is
     done). Client 0 adds up the timed phases and stops the run after ``seconds`` of them."""
-    _django(BENCH_DB)
+    django_setup(BENCH_DB)
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
