@@ -27,7 +27,6 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
-from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -51,6 +50,7 @@ from accounts.ebanking_views import (
 from accounts.models import Agreement
 from bankportal.timeutil import KST
 from certcenter.forms import CertificateIdentifyForm
+from certcenter.forms_financial import FinancialRegisterForm
 from certcenter.models import ExternalCertificate
 from certcenter.pages import (
     ERR_BAD_REQUEST,
@@ -99,8 +99,7 @@ MSG_SIGNING = _("Checking and registering your certificate…")
 MSG_IDENTITY_CHECKED = _("Checked against your resident registration number (or business number)")
 MSG_IDENTITY_NOT_CARRIED = _("This certificate carries no identity check value")
 MSG_CLOUD_CHOICE = _("Financial certificate issued by %(issuer)s, valid until %(date)s")
-MSG_CLOUD_CHOOSE = _("Choose the financial certificate to register.")
-MSG_CLOUD_PIN = _("Enter the financial certificate's 6-digit PIN.")
+
 
 # Refusals after which trying again in the same flow cannot help.
 _ENDING_CODES = frozenset({"agreement_not_active", "medium_not_verified", "additional_auth_required"})
@@ -257,27 +256,6 @@ def _certificate_page(
         ),
         status=status,
     )
-
-
-class FinancialRegisterForm(forms.Form):
-    """Step 4, the cloud's way: one of the customer's financial certificates from other institutions and its PIN."""
-
-    certificate = forms.ChoiceField(
-        label=_("Financial certificate"),
-        widget=forms.RadioSelect,
-        error_messages={"required": MSG_CLOUD_CHOOSE, "invalid_choice": MSG_CLOUD_CHOOSE},
-    )
-    pin = forms.CharField(
-        label=_("Financial certificate PIN (6 digits)"),
-        min_length=6,
-        max_length=6,
-        strip=False,
-        error_messages={"required": MSG_CLOUD_PIN, "min_length": MSG_CLOUD_PIN, "max_length": MSG_CLOUD_PIN},
-    )
-
-    def __init__(self, choices: list[tuple[str, str]], *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["certificate"].choices = choices  # type: ignore[attr-defined]
 
 
 @never_cache

@@ -86,3 +86,28 @@ class PinForm(forms.Form):
         elif pin_problem(pin, self.birth_date) is not None:
             self.add_error("pin", forms.ValidationError(ERR_PIN_TRIVIAL, code="trivial_pin"))
         return cleaned
+
+
+MSG_CLOUD_CHOOSE = _("Choose the financial certificate to register.")
+MSG_CLOUD_PIN = _("Enter the financial certificate's 6-digit PIN.")
+
+
+class FinancialRegisterForm(forms.Form):
+    """Step 4, the cloud's way: one of the customer's financial certificates from other institutions and its PIN."""
+
+    certificate = forms.ChoiceField(
+        label=_("Financial certificate"),
+        widget=forms.RadioSelect,
+        error_messages={"required": MSG_CLOUD_CHOOSE, "invalid_choice": MSG_CLOUD_CHOOSE},
+    )
+    pin = forms.CharField(
+        label=_("Financial certificate PIN (6 digits)"),
+        min_length=6,
+        max_length=6,
+        strip=False,
+        error_messages={"required": MSG_CLOUD_PIN, "min_length": MSG_CLOUD_PIN, "max_length": MSG_CLOUD_PIN},
+    )
+
+    def __init__(self, choices: list[tuple[str, str]], *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["certificate"].choices = choices  # type: ignore[attr-defined]
