@@ -5,7 +5,7 @@ Usage (PostgreSQL only; run by hand, prints figures, asserts nothing):
 
     DEBUG=1 DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379/12 \\
         .venv/bin/python bench/overview.py [--customers 400] [--accounts 3] [--entries 250] \\
-        [--clients 8] [--workers 8] [--seconds 20] [--think-ms 0] [--db bp_bench_overview] [--keep]
+        [--clients 8] [--workers 8] [--seconds 20] [--think-ms 0] [--db bp_bench_overview] [--keep] [--no-floor]
 
 A scratch database (``--db``, our migrations; dropped at the end unless ``--keep``) is filled with bulk
 SQL, not the services: N customers with an internet-banking user each, ``--accounts`` demand-deposit
@@ -24,8 +24,12 @@ answer must be 200 and list the customer's accounts. The server is gunicorn with
 workers on this scratch database; DEBUG is off in the workers (``DEBUG=1`` only lets settings load
 without production secrets) so that no query log is kept, as in production.
 
-Printed: requests, errors, throughput (requests/s over the common window), p50/p95/p99 latency in ms
-measured by the clients, and the page's statements (one request, through the test client).
+Then the floor, the same way with the same sessions: ``GET /products/``, a page that reads nothing of
+the customer's, through the same server and every middleware (session, user, OTP device, session
+limits). What a signed-in request costs before any page's own work bounds every page's latency here.
+
+Printed per run: requests, errors, throughput (requests/s over the common window), p50/p95/p99 latency
+in ms measured by the clients; then the overview's statements (one request, through the test client).
 
 Without ``REDIS_URL`` the sessions live in the database (one more read and one write per request).
 """
@@ -251,16 +255,28 @@ def _sessions(user_ids: list[int]) -> list[str]:
 # --- The load ------------------------------------------------------------------------------------------
 
 
+# What each measured page must contain, so an error page or a redirect to sign-in is not counted.
+PAGES = {"/banking/": b"account-card", "/products/": b"<h1>"}
+
+
 def _client(
-    port: int, cookie_name: str, keys: list[str], start_at: float, seconds: float, think: float, queue: Any
+    port: int,
+    cookie_name: str,
+    keys: list[str],
+    start_at: float,
+    seconds: float,
+    think: float,
+    queue: Any,
+    path: str = "/banking/",
 ) -> None:
-    """One client process: warm every session up, then GET /banking/ in a loop, timing each, waiting
+    """One client process: warm every session up, then GET ``path`` in a loop, timing each, waiting
     ``think`` seconds between requests (0: a closed loop, the next request as soon as one is answered)."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    marker = PAGES[path]
 
     def get(key: str) -> tuple[int, bytes]:
         connection.request(
-            "GET", "/banking/", headers={"Cookie": f"{cookie_name}={key}", "Accept-Language": "ko", "Host": "127.0.0.1"}
+            "GET", path, headers={"Cookie": f"{cookie_name}={key}", "Accept-Language": "ko", "Host": "127.0.0.1"}
         )
         response = connection.getresponse()
         return response.status, response.read()
@@ -268,7 +284,7 @@ def _client(
     errors: list[str] = []
     for key in keys:
         status, body = get(key)
-        if status != 200 or b"account-card" not in body:
+        if status != 200 or marker not in body:
             errors.append(f"warm-up: HTTP {status}")
     latencies: list[float] = []
     time.sleep(max(0.0, start_at - time.time()))
@@ -285,7 +301,7 @@ def _client(
             connection.close()
             continue
         latencies.append((time.perf_counter() - began) * 1000)
-        if status != 200 or b"account-card" not in body:
+        if status != 200 or marker not in body:
             errors.append(f"HTTP {status}")
         if think:
             time.sleep(think)
@@ -326,7 +342,7 @@ def _serve(port: int, workers: int, db: str) -> subprocess.Popen[bytes]:
 
 
 def _load(
-    port: int, clients: int, seconds: float, think: float, keys: list[str]
+    port: int, clients: int, seconds: float, think: float, keys: list[str], path: str = "/banking/"
 ) -> tuple[list[float], list[str], float]:
     from django.conf import settings
 
@@ -337,7 +353,7 @@ def _load(
     processes = [
         context.Process(
             target=_client,
-            args=(port, settings.SESSION_COOKIE_NAME, share, start_at, seconds, think, queue),
+            args=(port, settings.SESSION_COOKIE_NAME, share, start_at, seconds, think, queue, path),
             daemon=True,
         )
         for share in shares
@@ -388,6 +404,11 @@ def main() -> None:
     )
     parser.add_argument("--db", default="bp_bench_overview", help="scratch database (dropped and made again)")
     parser.add_argument("--keep", action="store_true", help="leave the scratch database for EXPLAIN")
+    parser.add_argument(
+        "--no-floor",
+        action="store_true",
+        help="skip the second run: GET /products/ with the same sessions (every middleware, nothing of the customer's)",
+    )
     args = parser.parse_args()
     if args.entries < 3:
         raise SystemExit("--entries must be 3 or more")
@@ -416,24 +437,32 @@ def main() -> None:
         connection.close()
         port = _free_port()
         server = _serve(port, args.workers, args.db)
+        runs = [("/banking/", "the overview")] + ([] if args.no_floor else [("/products/", "the floor")])
+        results = {}
         try:
-            latencies, errors, seconds = _load(port, args.clients, args.seconds, args.think_ms / 1000, keys)
+            for path, _label in runs:
+                results[path] = _load(port, args.clients, args.seconds, args.think_ms / 1000, keys, path)
         finally:
             server.terminate()
             server.wait(timeout=30)
-        cuts = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [float("nan")] * 99
         print(
-            f"\nGET /banking/ through gunicorn ({args.workers} sync workers), {args.clients} client processes x "
-            f"{args.sessions} sessions, {args.seconds:g} s, think {args.think_ms:g} ms; "
+            f"\nthrough gunicorn ({args.workers} sync workers), {args.clients} client processes x "
+            f"{args.sessions} signed-in sessions, {args.seconds:g} s each, think {args.think_ms:g} ms; "
             f"{args.accounts} accounts x {args.entries} entries each"
         )
-        print(f"{'requests':>9} {'errors':>7} {'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'max ms':>7}")
         print(
-            f"{len(latencies):>9} {len(errors):>7} {len(latencies) / seconds:>8.1f} {cuts[49]:>7.2f} {cuts[94]:>7.2f}"
-            f" {cuts[98]:>7.2f} {max(latencies, default=float('nan')):>7.2f}"
+            f"{'':<26} {'requests':>9} {'errors':>7} {'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7}"
+            f" {'max ms':>7}"
         )
-        for sample in sorted(set(errors))[:5]:
-            print(f"  error: {sample}")
+        for path, label in runs:
+            latencies, errors, seconds = results[path]
+            cuts = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [float("nan")] * 99
+            print(
+                f"{label + ': GET ' + path:<26} {len(latencies):>9} {len(errors):>7} {len(latencies) / seconds:>8.1f}"
+                f" {cuts[49]:>7.2f} {cuts[94]:>7.2f} {cuts[98]:>7.2f} {max(latencies, default=float('nan')):>7.2f}"
+            )
+            for sample in sorted(set(errors))[:5]:
+                print(f"  error: {sample}")
         print(f"\nthe page's statements (one request, {len(statements)}):")
         for line in statements:
             print(f"  {line}")

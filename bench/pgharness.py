@@ -45,14 +45,19 @@ def admin_sql(sql: str) -> None:
     subprocess.run(["psql", *args, "-d", "postgres", "-qAtc", sql], check=True, env=env)  # noqa: S603, S607
 
 
-def pgbench_run(database: str, clients: int, seconds: int) -> tuple[float, list[float]]:
-    """pgbench's tpcb-like script against ``database`` (made with ``pgbench -i``): (tps, latencies in ms)."""
+def pgbench_run(
+    database: str, clients: int, seconds: int, scripts: list[str] | None = None, protocol: str = "simple"
+) -> tuple[float, list[float]]:
+    """pgbench's tpcb-like script against ``database`` (made with ``pgbench -i``), or the given script
+    files (one picked at random per transaction), over ``protocol`` (pgbench's ``-M``: ``simple`` parses
+    and plans every statement, ``prepared`` once per connection): (tps, latencies in ms)."""
     args, env = pg_args()
+    chosen = [arg for path in scripts or [] for arg in ("-f", path)] + ["-M", protocol]
     with tempfile.TemporaryDirectory() as logdir:
         prefix = str(Path(logdir) / "tx")
         done = subprocess.run(  # noqa: S603
             [shutil.which("pgbench") or "pgbench", *args, "-n", "-c", str(clients), "-j", str(clients)]
-            + ["-T", str(seconds), "-l", "--log-prefix", prefix, database],
+            + ["-T", str(seconds), "-l", "--log-prefix", prefix, *chosen, database],
             check=True,
             capture_output=True,
             text=True,

@@ -4,7 +4,8 @@ same transfers through HTTP (gunicorn, every middleware, the transfer page's fin
 Usage (PostgreSQL only; run by hand, prints figures, asserts nothing):
 
     DEBUG=1 DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/transfers.py \
-        [--seconds 15] [--clients 2 8] [--customers 400] [--keys 16] [--http-clients 8] [--no-http] [--profile]
+        [--seconds 15] [--clients 2 8] [--customers 400] [--keys 16] [--http-clients 8] [--no-http] [--profile] \
+        [--floor 40] [--floor-trial SQL]
 
 A fresh scratch database per run, dropped at the end: ``bench_transfers_<pid>`` (our migrations) and
 ``bench_transfers_<pid>_pgbench`` (``pgbench -i -s 1``). Set-up, untimed: a pool of RSA-2048 keys
@@ -31,6 +32,16 @@ release of a barrier until every client is done). The rate divides by the timed 
 Printed per run: transfers/s, p50 and p95 latency, the ratio to pgbench, deadlocks and other errors; then
 the statements of one transfer and of one final POST (``--profile``: each statement and its plan, time
 per statement kind, CPU of the client and its PostgreSQL backend, cProfile by part and the top calls).
+
+Last, the database's own floor (``--floor N``, 0 skips it): N more transfers are made and their
+statements captured as sent; pgbench then replays them (one picked at random per transaction, the ids
+a later statement takes from an insert as that sequence's ``currval``, a fresh form key and reference)
+at each client count, right after tpcb-like: with a round trip per statement, as the service sends
+them, planned each time (as now) and with plans cached (``-M prepared``); and all in one round trip
+(``\\;``), as a single database function would send them. No Python runs, so
+this is what PostgreSQL on this machine can do with exactly our writes: no client code reaches more.
+It runs after the ledger check, because the replayed postings move balances without matching running
+balances. ``--floor-trial SQL`` runs a schema change (say, ``DROP INDEX ...``) first, to try it.
 """
 
 from __future__ import annotations
@@ -615,6 +626,119 @@ def profile(bankers: list[Banker], key_pems: list[str], *, detail: bool) -> None
     _http_statements(bankers, sender, detail=detail)
 
 
+# --- the database's own floor: our statements replayed by pgbench ------------------------------------------
+
+_QUOTED = re.compile(r"('(?:[^']|'')*')")
+_GENERATED = {  # the inserts whose new id later statements use, by table
+    "accounts_journal": "journal_id",
+    "certcenter_signatureevidence": "signature_evidence_id",
+    "accounts_transfer": "pk",
+}
+
+
+def _replace_id(sql: str, old: int, new: str) -> str:
+    """``old`` as a bare number outside quotes, or as the quoted text ``'old'``, becomes ``new``."""
+    parts = _QUOTED.split(sql)
+    bare = re.compile(rf"(?<![\w.]){old}(?![\w.])")
+    for i, part in enumerate(parts):
+        if i % 2:
+            parts[i] = f"({new})::text" if part == f"'{old}'" else part
+        else:
+            parts[i] = bare.sub(f"({new})", part)
+    return "".join(parts)
+
+
+def _replayable(statements: list[str], transfer: Any, sequences: dict[str, str]) -> list[str] | None:
+    """One transfer's statements made repeatable: every id a later statement takes from an insert is
+    that sequence's ``currval``, the form key a fresh UUID, the reference the new journal's. ``None``
+    when an id is ambiguous (its number also appears before its insert)."""
+    out: list[str] = []
+    pending = {table: int(getattr(transfer, attr)) for table, attr in _GENERATED.items()}
+    live: dict[int, str] = {}
+    journal_expr = f"currval('{sequences['accounts_journal']}')"
+    for sql in statements:
+        for number, expr in live.items():
+            sql = _replace_id(sql, number, expr)
+        if sql.startswith('INSERT INTO "accounts_transfer"'):
+            key, reference = str(transfer.idempotency_key), transfer.reference
+            sql = sql.replace(f"'{key}'::uuid", "gen_random_uuid()").replace(f"'{key}'", "gen_random_uuid()")
+            sql = sql.replace(f"'{reference}'", f"'{reference[:8]}' || lpad(({journal_expr})::text, 12, '0')")
+        for table, number in list(pending.items()):
+            if sql.startswith(f'INSERT INTO "{table}"'):
+                live[number] = f"currval('{sequences[table]}')"
+                del pending[table]
+            elif re.search(rf"(?<![\w.]){number}(?![\w.])", sql):
+                return None
+        out.append(sql)
+    return out
+
+
+def sql_floor(
+    bankers: list[Banker], key_pems: list[str], clients_list: list[int], seconds: int, samples: int, trial_sql: str
+) -> None:
+    """Our transfers' own statements, without Python: pgbench replays ``samples`` captured transfers
+    (one picked at random per transaction) two ways, a round trip per statement as the service sends
+    them, and all in one round trip (``\\;``) as one database function would; against tpcb-like."""
+    import tempfile
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    sender = _Sender(bankers, key_pems)
+    rng = random.Random(7)
+    with connection.cursor() as cursor:
+        sequences = {}
+        for table in _GENERATED:
+            cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
+            sequences[table] = cursor.fetchone()[0]
+        # Apart, so that no id is also another table's id (the ids of a transfer would otherwise be
+        # equal numbers here: one of each per transfer).
+        for gap, table in enumerate(_GENERATED):
+            cursor.execute("SELECT setval(%s, nextval(%s) + %s)", [sequences[table]] * 2 + [1_000_000 * gap])
+    scripts: list[list[str]] = []
+    attempts = 0
+    while len(scripts) < samples and attempts < samples * 3:
+        attempts += 1
+        order = sender.order(rng)
+        with CaptureQueriesContext(connection) as captured:
+            transfer = sender.execute(order)
+        replay = _replayable([q["sql"] for q in captured.captured_queries], transfer, sequences)
+        if replay is not None:
+            scripts.append(replay)
+    if trial_sql:  # a schema change to try (e.g. DROP INDEX ...), made after the capture
+        with connection.cursor() as cursor:
+            cursor.execute(trial_sql)
+        print(f"\nfloor with: {trial_sql}")
+    connection.close()
+    if not scripts:
+        raise SystemExit("no transfer could be made replayable")
+    print(f"\nthe database's floor: {len(scripts)} captured transfers replayed by pgbench, no Python; per second")
+    print(f"{'':>7}  {'':>12}  {'a round trip per statement':^36}  {'one round trip':^14}")
+    columns = f"{'planned each time':>17}  {'plans cached':>16}  {'planned each time':>17}"
+    print(f"{'clients':>7}  {'tpcb-like':>12}  {columns}")
+    with tempfile.TemporaryDirectory() as folder:
+        each, one = [], []
+        for i, statements in enumerate(scripts):
+            each.append(str(Path(folder) / f"each{i}.sql"))
+            Path(each[-1]).write_text("".join(f"{sql};\n" for sql in statements))
+            one.append(str(Path(folder) / f"one{i}.sql"))
+            Path(one[-1]).write_text(" \\;\n".join(statements) + ";\n")
+        for clients in clients_list:
+            base, _lat = pgbench_run(PGBENCH_DB, clients, seconds)
+            rates = [
+                pgbench_run(BENCH_DB, clients, seconds, each)[0],
+                pgbench_run(BENCH_DB, clients, seconds, each, protocol="prepared")[0],
+                pgbench_run(BENCH_DB, clients, seconds, one)[0],
+            ]
+            shown = [f"{rate:>8.1f} ({rate / base:.3f})" for rate in rates]
+            print(
+                f"{clients:>7}  {base:>12.1f}  {shown[0]:>17}  {shown[1]:>16}  {shown[2]:>17}"
+                f"   load {os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
+    print("(in brackets: the ratio to tpcb-like, which pgbench runs over the simple protocol)")
+
+
 # --- main ----------------------------------------------------------------------------------------------
 
 
@@ -628,6 +752,14 @@ def main() -> None:
     parser.add_argument("--http-workers", type=int, default=8, help="gunicorn sync workers")
     parser.add_argument("--no-http", action="store_true")
     parser.add_argument("--profile", action="store_true", help="print each statement and a cProfile summary")
+    parser.add_argument(
+        "--floor",
+        type=int,
+        default=40,
+        metavar="N",
+        help="replay N captured transfers with pgbench, without Python, after the checks (0: skip)",
+    )
+    parser.add_argument("--floor-trial", default="", metavar="SQL", help="run SQL (a schema change) before the replay")
     args = parser.parse_args()
 
     django_setup()
@@ -682,6 +814,9 @@ def main() -> None:
         internal_balances_roll_up(actor=system_actor("bench", ["accounts.change_account"]))
         problems = ledger_problems()
         print(f"\nledger_verify after the runs: {'balanced' if not problems else f'{len(problems)} problem(s)'}")
+        if args.floor:
+            # Last: the replayed postings move balances without matching entries' running balances.
+            sql_floor(bankers, key_pems, args.clients, args.seconds, args.floor, args.floor_trial)
     finally:
         connection.close()
         for db in (BENCH_DB, PGBENCH_DB):
