@@ -58,11 +58,13 @@ def pgbench_run(
         done = subprocess.run(  # noqa: S603
             [shutil.which("pgbench") or "pgbench", *args, "-n", "-c", str(clients), "-j", str(clients)]
             + ["-T", str(seconds), "-l", "--log-prefix", prefix, *chosen, database],
-            check=True,
+            check=False,
             capture_output=True,
             text=True,
             env=env,
         )
+        if done.returncode:
+            raise SystemExit(f"pgbench failed ({done.returncode}):\n{done.stderr[-2000:]}")
         latencies = [
             int(line.split()[2]) / 1000  # microseconds -> ms
             for log in Path(logdir).glob("tx*")

@@ -37,8 +37,9 @@ Last, the database's own floor (``--floor N``, 0 skips it): N more transfers are
 statements captured as sent; pgbench then replays them (one picked at random per transaction, the ids
 a later statement takes from an insert as that sequence's ``currval``, a fresh form key and reference)
 at each client count, right after tpcb-like: with a round trip per statement, as the service sends
-them, planned each time (as now) and with plans cached (``-M prepared``); and all in one round trip
-(``\\;``), as a single database function would send them. No Python runs, so
+them, planned each time (as now) and with plans cached (``-M prepared``); all in one round trip
+(``\\;``); and each transfer's statements as one PL/pgSQL function (plans cached, one call), as a
+single database function doing the whole transfer would run them. No Python runs, so
 this is what PostgreSQL on this machine can do with exactly our writes: no client code reaches more.
 It runs after the ledger check, because the replayed postings move balances without matching running
 balances. ``--floor-trial SQL`` runs a schema change (say, ``DROP INDEX ...``) first, to try it.
@@ -673,12 +674,42 @@ def _replayable(statements: list[str], transfer: Any, sequences: dict[str, str])
     return out
 
 
+def _transfers_made() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM accounts_transfer")
+        made = int(cursor.fetchone()[0])
+    connection.close()
+    return made
+
+
+def _as_function(name: str, statements: list[str]) -> str:
+    """One transfer's statements as a PL/pgSQL function (plans cached by PL/pgSQL, one call a transfer):
+    the transaction is the call's, so BEGIN, COMMIT and savepoints go; a read is PERFORMed and the
+    RETURNING clauses go."""
+    body = []
+    for sql in statements:
+        if sql.startswith(("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE SAVEPOINT")):
+            continue
+        if sql.startswith("SELECT "):
+            sql = "PERFORM " + sql.removeprefix("SELECT ")
+        else:  # RETURNING is the last clause, outside quotes; an insert of two entries returns two rows
+            parts = _QUOTED.split(sql)
+            parts[-1] = parts[-1].split(" RETURNING ")[0]
+            sql = "".join(parts)
+        body.append(sql)
+    statements_sql = ";\n".join(body)
+    return f"CREATE FUNCTION {name}() RETURNS void LANGUAGE plpgsql AS $floor$\nBEGIN\n{statements_sql};\nEND\n$floor$"
+
+
 def sql_floor(
     bankers: list[Banker], key_pems: list[str], clients_list: list[int], seconds: int, samples: int, trial_sql: str
 ) -> None:
     """Our transfers' own statements, without Python: pgbench replays ``samples`` captured transfers
-    (one picked at random per transaction) two ways, a round trip per statement as the service sends
-    them, and all in one round trip (``\\;``) as one database function would; against tpcb-like."""
+    (one picked at random per transaction) four ways: a round trip per statement as the service sends
+    them, planned each time and with plans cached; all in one round trip (``\\;``); and each transfer
+    as one PL/pgSQL function call, as a single database function would run it; against tpcb-like."""
     import tempfile
 
     from django.db import connection
@@ -705,37 +736,41 @@ def sql_floor(
         replay = _replayable([q["sql"] for q in captured.captured_queries], transfer, sequences)
         if replay is not None:
             scripts.append(replay)
-    if trial_sql:  # a schema change to try (e.g. DROP INDEX ...), made after the capture
-        with connection.cursor() as cursor:
+    with connection.cursor() as cursor:
+        for i, statements in enumerate(scripts):
+            cursor.execute(_as_function(f"bench_transfer_floor_{i}", statements))
+        if trial_sql:  # a schema change to try (e.g. DROP INDEX ...), made after the capture
             cursor.execute(trial_sql)
-        print(f"\nfloor with: {trial_sql}")
+            print(f"\nfloor with: {trial_sql}")
     connection.close()
     if not scripts:
         raise SystemExit("no transfer could be made replayable")
     print(f"\nthe database's floor: {len(scripts)} captured transfers replayed by pgbench, no Python; per second")
-    print(f"{'':>7}  {'':>12}  {'a round trip per statement':^36}  {'one round trip':^14}")
-    columns = f"{'planned each time':>17}  {'plans cached':>16}  {'planned each time':>17}"
+    print(f"{'':>7}  {'':>12}  {'a round trip per statement':^36}  {'one round trip':^36}")
+    columns = f"{'planned each time':>17}  {'plans cached':>17}  {'planned each time':>17}  {'PL/pgSQL call':>17}"
     print(f"{'clients':>7}  {'tpcb-like':>12}  {columns}")
     with tempfile.TemporaryDirectory() as folder:
-        each, one = [], []
+        each, one, call = [], [], []
         for i, statements in enumerate(scripts):
             each.append(str(Path(folder) / f"each{i}.sql"))
             Path(each[-1]).write_text("".join(f"{sql};\n" for sql in statements))
             one.append(str(Path(folder) / f"one{i}.sql"))
             Path(one[-1]).write_text(" \\;\n".join(statements) + ";\n")
+            call.append(str(Path(folder) / f"call{i}.sql"))
+            Path(call[-1]).write_text(f"SELECT bench_transfer_floor_{i}();\n")
         for clients in clients_list:
             base, _lat = pgbench_run(PGBENCH_DB, clients, seconds)
-            rates = [
-                pgbench_run(BENCH_DB, clients, seconds, each)[0],
-                pgbench_run(BENCH_DB, clients, seconds, each, protocol="prepared")[0],
-                pgbench_run(BENCH_DB, clients, seconds, one)[0],
-            ]
-            shown = [f"{rate:>8.1f} ({rate / base:.3f})" for rate in rates]
-            print(
-                f"{clients:>7}  {base:>12.1f}  {shown[0]:>17}  {shown[1]:>16}  {shown[2]:>17}"
-                f"   load {os.getloadavg()[0]:.1f}",
-                flush=True,
-            )
+            rates = []
+            for files, protocol in ((each, "simple"), (each, "prepared"), (one, "simple"), (call, "simple")):
+                before = _transfers_made()
+                rate, _lat = pgbench_run(BENCH_DB, clients, seconds, files, protocol=protocol)
+                made = _transfers_made() - before
+                # Every replayed transaction must have written its transfer row (and so everything before it).
+                if abs(made - rate * seconds) > max(0.05 * made, clients * 2):
+                    raise SystemExit(f"replay wrote {made} transfers for {rate * seconds:.0f} transactions")
+                rates.append(rate)
+            shown = "  ".join(f"{f'{rate:.1f} ({rate / base:.3f})':>17}" for rate in rates)
+            print(f"{clients:>7}  {base:>12.1f}  {shown}   load {os.getloadavg()[0]:.1f}", flush=True)
     print("(in brackets: the ratio to tpcb-like, which pgbench runs over the simple protocol)")
 
 
