@@ -637,10 +637,15 @@ _GENERATED = {  # the inserts whose new id later statements use, by table
 }
 
 
+def _bare(number: int) -> re.Pattern[str]:
+    """``number`` standing alone: not a part of a longer number, a name or a decimal."""
+    return re.compile(rf"(?<![\w.]){number}(?![\w.])")
+
+
 def _replace_id(sql: str, old: int, new: str) -> str:
     """``old`` as a bare number outside quotes, or as the quoted text ``'old'``, becomes ``new``."""
     parts = _QUOTED.split(sql)
-    bare = re.compile(rf"(?<![\w.]){old}(?![\w.])")
+    bare = _bare(old)
     for i, part in enumerate(parts):
         if i % 2:
             parts[i] = f"({new})::text" if part == f"'{old}'" else part
@@ -668,7 +673,7 @@ def _replayable(statements: list[str], transfer: Any, sequences: dict[str, str])
             if sql.startswith(f'INSERT INTO "{table}"'):
                 live[number] = f"currval('{sequences[table]}')"
                 del pending[table]
-            elif re.search(rf"(?<![\w.]){number}(?![\w.])", sql):
+            elif _bare(number).search(sql):
                 return None
         out.append(sql)
     return out
@@ -703,15 +708,8 @@ def _as_function(name: str, statements: list[str]) -> str:
     return f"CREATE FUNCTION {name}() RETURNS void LANGUAGE plpgsql AS $floor$\nBEGIN\n{statements_sql};\nEND\n$floor$"
 
 
-def sql_floor(
-    bankers: list[Banker], key_pems: list[str], clients_list: list[int], seconds: int, samples: int, trial_sql: str
-) -> None:
-    """Our transfers' own statements, without Python: pgbench replays ``samples`` captured transfers
-    (one picked at random per transaction) four ways: a round trip per statement as the service sends
-    them, planned each time and with plans cached; all in one round trip (``\\;``); and each transfer
-    as one PL/pgSQL function call, as a single database function would run it; against tpcb-like."""
-    import tempfile
-
+def _capture_replays(bankers: list[Banker], key_pems: list[str], samples: int) -> list[list[str]]:
+    """Make up to ``samples`` more transfers and return each one's statements, made replayable."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -736,6 +734,23 @@ def sql_floor(
         replay = _replayable([q["sql"] for q in captured.captured_queries], transfer, sequences)
         if replay is not None:
             scripts.append(replay)
+    if not scripts:
+        raise SystemExit("no transfer could be made replayable")
+    return scripts
+
+
+def sql_floor(
+    bankers: list[Banker], key_pems: list[str], clients_list: list[int], seconds: int, samples: int, trial_sql: str
+) -> None:
+    """Our transfers' own statements, without Python: pgbench replays ``samples`` captured transfers
+    (one picked at random per transaction) four ways: a round trip per statement as the service sends
+    them, planned each time and with plans cached; all in one round trip (``\\;``); and each transfer
+    as one PL/pgSQL function call, as a single database function would run it; against tpcb-like."""
+    import tempfile
+
+    from django.db import connection
+
+    scripts = _capture_replays(bankers, key_pems, samples)
     with connection.cursor() as cursor:
         for i, statements in enumerate(scripts):
             cursor.execute(_as_function(f"bench_transfer_floor_{i}", statements))
@@ -743,8 +758,6 @@ def sql_floor(
             cursor.execute(trial_sql)
             print(f"\nfloor with: {trial_sql}")
     connection.close()
-    if not scripts:
-        raise SystemExit("no transfer could be made replayable")
     print(f"\nthe database's floor: {len(scripts)} captured transfers replayed by pgbench, no Python; per second")
     print(f"{'':>7}  {'':>12}  {'a round trip per statement':^36}  {'one round trip':^36}")
     columns = f"{'planned each time':>17}  {'plans cached':>17}  {'planned each time':>17}  {'PL/pgSQL call':>17}"
